@@ -1,0 +1,53 @@
+# Remofile: the one entry point. `make serve` and `make test` set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.setup-done
+PACKAGES := remofile-core remofile-server remofile-client remofile-cli conformance
+SERVE_DIRECTORY ?= served
+SERVE_PORT ?= 6768
+SERVE_ADDRESS ?= 127.0.0.1
+
+.PHONY: setup proto lint test serve bench conformance clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-dev.txt $(foreach p,$(PACKAGES),-e ./$(p))
+	touch $@
+
+## Regenerate remofile.v1 from proto/ (commit the result).
+proto: setup
+	PATH=$(abspath $(BIN)):$$PATH tools/generate_proto.sh remofile-core/src
+
+## ruff, mypy, buf lint (and buf breaking against the last proto release tag), generated code up to date.
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	cd proto && ../$(BIN)/buf lint
+	PATH=$(abspath $(BIN)):$$PATH tools/check_generated.sh
+	PATH=$(abspath $(BIN)):$$PATH tools/check_breaking.sh
+
+## Lint, then every test of every distribution.
+test: lint
+	$(BIN)/python -m pytest
+
+## Serve ./served on 127.0.0.1:6768, printing the token and the client settings.
+serve: setup
+	mkdir -p $(SERVE_DIRECTORY)
+	$(BIN)/remofile run --address $(SERVE_ADDRESS) $(SERVE_DIRECTORY) $(SERVE_PORT)
+
+## Run the conformance suite against a server of our own.
+conformance: setup
+	$(BIN)/python -m pytest conformance/tests -q
+
+## Compare transfer speed with peers on this machine; prints a table and ratios.
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
