@@ -10,17 +10,15 @@ into or out of a protobuf message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 from google.protobuf.message import DecodeError
-
 from remofile.v1 import remofile_pb2 as pb
 
 #: The empty frame that separates the envelope from the message, as REQ/REP use.
 DELIMITER = b""
 
 #: Anything ZeroMQ can send as a frame without copying it first.
-Frame = Union[bytes, bytearray, memoryview]
+Frame = bytes | bytearray | memoryview
 
 #: Request kinds whose message carries a data frame.
 REQUEST_KINDS_WITH_DATA = frozenset({"send_chunk"})
@@ -48,7 +46,7 @@ def parse_request(frames: Sequence[Frame]) -> tuple[pb.Request, Frame | None, st
         raise MalformedMessage("empty message")
     request = pb.Request()
     try:
-        request.ParseFromString(frames[0])
+        request.ParseFromString(bytes(frames[0]))
     except (DecodeError, RuntimeWarning) as error:
         raise MalformedMessage(f"first frame is not a Request: {error}") from error
     kind = request.WhichOneof("kind")
@@ -79,7 +77,7 @@ def parse_response(frames: Sequence[Frame]) -> tuple[pb.Response, Frame | None]:
         raise MalformedMessage(f"a response has 1 or 2 frames, got {len(frames)}")
     response = pb.Response()
     try:
-        response.ParseFromString(frames[0])
+        response.ParseFromString(bytes(frames[0]))
     except (DecodeError, RuntimeWarning) as error:
         raise MalformedMessage(f"first frame is not a Response: {error}") from error
     return response, (frames[1] if len(frames) == 2 else None)

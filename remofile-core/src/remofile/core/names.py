@@ -5,7 +5,7 @@ from __future__ import annotations
 from remofile.core.limits import MAX_NAME_BYTES, RESERVED_NAME_PREFIX
 
 #: Characters the 2018 protocol forbids in names, kept so names stay portable.
-FORBIDDEN_CHARACTERS = frozenset('<>:/\\|?*')
+FORBIDDEN_CHARACTERS = frozenset("<>:/\\|?*")
 
 
 def is_file_name_valid(name: str) -> bool:

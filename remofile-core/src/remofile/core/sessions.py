@@ -53,15 +53,61 @@ class SessionCase:
 
 #: The session table: what any request gets before the state machine sees it.
 SESSION_CASES: tuple[SessionCase, ...] = (
-    SessionCase("3.1/1", "any", "the token is wrong", pb.RESPONSE_TYPE_REFUSED, pb.REASON_ACCESS_DENIED),
-    SessionCase("3.2/1", "HELLO", "no session is live", pb.RESPONSE_TYPE_ACCEPTED, pb.REASON_SESSION_OPENED),
-    SessionCase("3.2/2", "HELLO", "the protocol version is not supported", pb.RESPONSE_TYPE_REFUSED, pb.REASON_UNSUPPORTED_VERSION),
-    SessionCase("3.2/3", "HELLO", "sent with the live session's id: it is replaced", pb.RESPONSE_TYPE_ACCEPTED, pb.REASON_SESSION_OPENED),
-    SessionCase("3.3/1", "HELLO", "another client's session is live", pb.RESPONSE_TYPE_REFUSED, pb.REASON_SERVER_BUSY),
-    SessionCase("3.3/2", "any but HELLO", "another client's session is live", pb.RESPONSE_TYPE_REFUSED, pb.REASON_SERVER_BUSY),
-    SessionCase("3.4/1", "any but HELLO", "no session is live (never opened, closed or expired)", pb.RESPONSE_TYPE_REFUSED, pb.REASON_SESSION_EXPIRED),
-    SessionCase("3.4/2", "any but HELLO", "the session was silent longer than the timeout", pb.RESPONSE_TYPE_REFUSED, pb.REASON_SESSION_EXPIRED),
-    SessionCase("3.5/1", "GOODBYE", "sent by the live session", pb.RESPONSE_TYPE_ACCEPTED, pb.REASON_SESSION_CLOSED),
+    SessionCase(
+        "3.1/1", "any", "the token is wrong", pb.RESPONSE_TYPE_REFUSED, pb.REASON_ACCESS_DENIED
+    ),
+    SessionCase(
+        "3.2/1", "HELLO", "no session is live", pb.RESPONSE_TYPE_ACCEPTED, pb.REASON_SESSION_OPENED
+    ),
+    SessionCase(
+        "3.2/2",
+        "HELLO",
+        "the protocol version is not supported",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_UNSUPPORTED_VERSION,
+    ),
+    SessionCase(
+        "3.2/3",
+        "HELLO",
+        "sent with the live session's id: it is replaced",
+        pb.RESPONSE_TYPE_ACCEPTED,
+        pb.REASON_SESSION_OPENED,
+    ),
+    SessionCase(
+        "3.3/1",
+        "HELLO",
+        "another client's session is live",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_SERVER_BUSY,
+    ),
+    SessionCase(
+        "3.3/2",
+        "any but HELLO",
+        "another client's session is live",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_SERVER_BUSY,
+    ),
+    SessionCase(
+        "3.4/1",
+        "any but HELLO",
+        "no session is live (never opened, closed or expired)",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_SESSION_EXPIRED,
+    ),
+    SessionCase(
+        "3.4/2",
+        "any but HELLO",
+        "the session was silent longer than the timeout",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_SESSION_EXPIRED,
+    ),
+    SessionCase(
+        "3.5/1",
+        "GOODBYE",
+        "sent by the live session",
+        pb.RESPONSE_TYPE_ACCEPTED,
+        pb.REASON_SESSION_CLOSED,
+    ),
 )
 
 

@@ -220,9 +220,19 @@ _RULES: tuple[Rule, ...] = (
         _UPLOAD,
         _K.SEND_CHUNK,
         ("ACCEPTED", "CHUNK_ACCEPTED", None, "the chunk is written; more are expected"),
-        ("ACCEPTED", "TRANSFER_COMPLETED", _IDLE, "the last chunk is written and the file is in place"),
+        (
+            "ACCEPTED",
+            "TRANSFER_COMPLETED",
+            _IDLE,
+            "the last chunk is written and the file is in place",
+        ),
         ("REFUSED", "DIGEST_MISMATCH", _IDLE, "the file received does not match the digest sent"),
-        ("ERROR", "BAD_REQUEST", _IDLE, "wrong offset, wrong size or undecodable data: the upload is abandoned"),
+        (
+            "ERROR",
+            "BAD_REQUEST",
+            _IDLE,
+            "wrong offset, wrong size or undecodable data: the upload is abandoned",
+        ),
         ("ERROR", "UNKNOWN_ERROR", _IDLE, _SERVER_FAILED),
     ),
     _cancel(_UPLOAD),
@@ -233,7 +243,12 @@ _RULES: tuple[Rule, ...] = (
         ("ACCEPTED", "TRANSFER_ACCEPTED", _DOWNLOAD, "the download starts at the offset asked"),
         ("REFUSED", "FILE_NOT_FOUND", None, "the file does not exist"),
         ("REFUSED", "NOT_A_FILE", None, "the path names a directory"),
-        ("REFUSED", "INCORRECT_FILE_SIZE", None, "the file is over the limit or shorter than the offset"),
+        (
+            "REFUSED",
+            "INCORRECT_FILE_SIZE",
+            None,
+            "the file is over the limit or shorter than the offset",
+        ),
         ("REFUSED", "INCORRECT_CHUNK_SIZE", None, "the chunk size is outside the range"),
         ("REFUSED", "UNSUPPORTED_FEATURE", None, "the compression is not supported"),
         ("ERROR", "BAD_REQUEST", None, "the path is not absolute or holds '..' or NUL"),
@@ -253,7 +268,12 @@ _RULES: tuple[Rule, ...] = (
         _IDLE,
         _K.REMOVE_FILE,
         ("ACCEPTED", "FILE_REMOVED", None, "the file or empty directory is removed"),
-        ("ACCEPTED", "REMOVAL_STARTED", _DELETE, "the tree is out of sight; its entries remain to remove"),
+        (
+            "ACCEPTED",
+            "REMOVAL_STARTED",
+            _DELETE,
+            "the tree is out of sight; its entries remain to remove",
+        ),
         ("REFUSED", "FILE_NOT_FOUND", None, "nothing has that path"),
         ("ERROR", "BAD_REQUEST", None, "the path is not absolute, or is the root directory"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
@@ -362,10 +382,7 @@ def render_transition_table() -> str:
                 f"| {_type_name(outcome.response_type)} | {_reason_name(outcome.reason)} "
                 f"| {outcome.next_state.name} | {outcome.when} |"
             )
-    illegal = [
-        f"{kind.name}"
-        for kind in RequestKind
-    ]
+    illegal = [f"{kind.name}" for kind in RequestKind]
     lines.append("")
     lines.append(
         "Every other pair is illegal: ERROR BAD_REQUEST, state unchanged "

@@ -1,0 +1,443 @@
+"""One session's protocol work: requests in, responses out, files through a Storage.
+
+:class:`RequestHandler` drives the sans-IO :class:`~remofile.core.transitions.ProtocolMachine`:
+it asks the machine whether a request is allowed, does the work through the storage
+backend, and settles the machine with the reason of the answer. Exceptions become
+reasons through one table, :data:`REASON_OF_EXCEPTION`. It knows nothing of sockets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from remofile.core.framing import Frame
+from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES
+from remofile.core.names import is_file_name_valid
+from remofile.core.paths import RemotePathError, split_remote_path
+from remofile.core.transitions import (
+    IllegalTransition,
+    InvalidOutcome,
+    ProtocolMachine,
+    RequestKind,
+    State,
+)
+from remofile.server.storage import FileReader, Removal, Storage, UploadTarget
+from remofile.v1 import remofile_pb2 as pb
+
+logger = logging.getLogger("remofile.server")
+
+#: Compressions this server decodes and encodes.
+SUPPORTED_COMPRESSIONS = (pb.COMPRESSION_NONE, pb.COMPRESSION_ZLIB)
+
+#: Level used when this server compresses download chunks: fast, as the link is the point.
+ZLIB_LEVEL = 1
+
+
+class Refusal(Exception):
+    """The request is well formed but cannot be met: answered REFUSED ``reason``."""
+
+    def __init__(self, reason: pb.Reason.ValueType, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class BadRequest(Exception):
+    """The request breaks the protocol: answered ERROR BAD_REQUEST."""
+
+
+#: How exceptions raised while doing the work become reasons; first match wins.
+REASON_OF_EXCEPTION: tuple[tuple[type[BaseException], pb.Reason.ValueType], ...] = (
+    (BadRequest, pb.REASON_BAD_REQUEST),
+    (RemotePathError, pb.REASON_BAD_REQUEST),
+    (FileNotFoundError, pb.REASON_FILE_NOT_FOUND),
+    (NotADirectoryError, pb.REASON_NOT_A_DIRECTORY),
+    (FileExistsError, pb.REASON_FILE_ALREADY_EXISTS),
+    (IsADirectoryError, pb.REASON_NOT_A_FILE),
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server accepts (SPEC.md section 5)."""
+
+    file_size_limit: int
+    min_chunk_size: int
+    max_chunk_size: int
+    #: fsync an upload before it becomes visible.
+    sync_writes: bool = True
+
+
+@dataclass
+class Reply:
+    """A response and, for download chunks, its data frame."""
+
+    response: pb.Response
+    data: Frame | None = None
+
+
+def _message_of(error: BaseException) -> str:
+    """A message for the client that never reveals local paths."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return error.strerror or type(error).__name__
+    return str(error) or type(error).__name__
+
+
+def _inflate(data: Frame, expected: int) -> bytes:
+    """Decompress one zlib chunk, refusing to produce more than ``expected`` bytes."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, expected + 1)
+    except zlib.error as error:
+        raise BadRequest(f"chunk is not valid zlib data: {error}") from error
+    if len(out) != expected or not inflater.eof or inflater.unconsumed_tail:
+        raise BadRequest(f"compressed chunk does not inflate to exactly {expected} bytes")
+    return out
+
+
+@dataclass
+class _Upload:
+    target: UploadTarget
+    file_size: int
+    chunk_size: int
+    next_offset: int
+    compression: pb.Compression.ValueType
+    digest: Any  # hashlib object
+    name: str
+
+
+@dataclass
+class _Download:
+    reader: FileReader
+    file_size: int
+    chunk_size: int
+    next_offset: int
+    compression: pb.Compression.ValueType
+    digest: Any
+    path: str
+
+
+_Result = tuple["pb.Reason.ValueType", dict[str, Any], "Frame | None"]
+
+
+class RequestHandler:
+    """Answers the requests of the live session, one at a time, in order."""
+
+    def __init__(self, storage: Storage, limits: Limits) -> None:
+        self.storage = storage
+        self.limits = limits
+        self.machine = ProtocolMachine()
+        self._upload: _Upload | None = None
+        self._download: _Download | None = None
+        self._removal: Removal | None = None
+        self._handlers: dict[RequestKind, Callable[[Any, Frame | None], _Result]] = {
+            RequestKind.LIST_FILES: self._list_files,
+            RequestKind.CREATE_FILE: self._create_file,
+            RequestKind.MAKE_DIRECTORY: self._make_directory,
+            RequestKind.UPLOAD_FILE: self._upload_file,
+            RequestKind.SEND_CHUNK: self._send_chunk,
+            RequestKind.DOWNLOAD_FILE: self._download_file,
+            RequestKind.RECEIVE_CHUNK: self._receive_chunk,
+            RequestKind.CANCEL_TRANSFER: self._cancel_transfer,
+            RequestKind.REMOVE_FILE: self._remove_file,
+            RequestKind.CONTINUE_REMOVAL: self._continue_removal,
+        }
+
+    @property
+    def state(self) -> State:
+        return self.machine.state
+
+    def handle(self, request: pb.Request, kind_name: str, data: Frame | None) -> Reply:
+        """Answer one request of the live session."""
+        kind = RequestKind(kind_name)
+        try:
+            self.machine.rule_for(kind)
+        except IllegalTransition as error:
+            return Reply(
+                pb.Response(
+                    type=pb.RESPONSE_TYPE_ERROR, reason=pb.REASON_BAD_REQUEST, message=str(error)
+                )
+            )
+        message = ""
+        payload: dict[str, Any] = {}
+        out_data: Frame | None = None
+        try:
+            reason, payload, out_data = self._handlers[kind](getattr(request, kind_name), data)
+        except Refusal as refusal:
+            reason, message = refusal.reason, str(refusal)
+        except Exception as error:
+            reason, message = self._reason_of(error), _message_of(error)
+        try:
+            outcome = self.machine.settle(kind, reason)
+        except InvalidOutcome:
+            logger.error("bug: %s answered with %s", kind.name, pb.Reason.Name(reason))
+            reason, message, payload, out_data = pb.REASON_UNKNOWN_ERROR, message, {}, None
+            outcome = self.machine.settle(kind, reason)
+        if outcome.next_state is State.IDLE:
+            self._release_transfer(keep_for_resume=True)
+        if outcome.response_type == pb.RESPONSE_TYPE_ERROR and not message:
+            message = pb.Reason.Name(reason)
+        return Reply(
+            pb.Response(type=outcome.response_type, reason=reason, message=message, **payload),
+            out_data,
+        )
+
+    def end_session(self) -> None:
+        """The session ended: abandon any transfer (keeping uploads resumable)."""
+        self._release_transfer(keep_for_resume=True)
+        self.machine.reset()
+
+    # -- helpers ------------------------------------------------------------
+
+    @staticmethod
+    def _reason_of(error: BaseException) -> pb.Reason.ValueType:
+        for exception_type, reason in REASON_OF_EXCEPTION:
+            if isinstance(error, exception_type):
+                return reason
+        logger.warning("request failed on the server", exc_info=error)
+        return pb.REASON_UNKNOWN_ERROR
+
+    def _release_transfer(self, keep_for_resume: bool) -> None:
+        if self._upload is not None:
+            self._upload.target.abandon(keep_for_resume)
+            self._upload = None
+        if self._download is not None:
+            self._download.reader.close()
+            self._download = None
+        if self._removal is not None:
+            self.storage.abandon_removal(self._removal)
+            self._removal = None
+
+    def _check_name(self, name: str) -> None:
+        if not is_file_name_valid(name):
+            raise Refusal(pb.REASON_INVALID_FILE_NAME, f"invalid file name: {name!r}")
+
+    def _check_chunk_size(self, chunk_size: int) -> None:
+        if not self.limits.min_chunk_size <= chunk_size <= self.limits.max_chunk_size:
+            raise Refusal(
+                pb.REASON_INCORRECT_CHUNK_SIZE,
+                f"chunk size must be between {self.limits.min_chunk_size} "
+                f"and {self.limits.max_chunk_size} bytes",
+            )
+
+    def _check_file_size(self, file_size: int) -> None:
+        if file_size > self.limits.file_size_limit:
+            raise Refusal(
+                pb.REASON_INCORRECT_FILE_SIZE,
+                f"file is larger than the limit of {self.limits.file_size_limit} bytes",
+            )
+
+    @staticmethod
+    def _compression(value: pb.Compression.ValueType) -> pb.Compression.ValueType:
+        if value == pb.COMPRESSION_UNSPECIFIED:
+            return pb.COMPRESSION_NONE
+        if value not in SUPPORTED_COMPRESSIONS:
+            raise Refusal(pb.REASON_UNSUPPORTED_FEATURE, f"unsupported compression {value}")
+        return value
+
+    # -- 4.6 to 4.8 ---------------------------------------------------------
+
+    def _list_files(self, request: pb.ListFiles, _data: Frame | None) -> _Result:
+        directory = split_remote_path(request.directory)
+        entries = self.storage.list_directory(directory, request.recursive)
+        if request.start_after:
+            entries = [entry for entry in entries if entry.name > request.start_after]
+        limit = min(request.limit or MAX_LIST_ENTRIES, MAX_LIST_ENTRIES)
+        page = entries[:limit]
+        file_list = pb.FileList(truncated=len(entries) > limit)
+        add = file_list.entries.add
+        for entry in page:
+            add(
+                name=entry.name,
+                is_directory=entry.is_directory,
+                size=entry.size,
+                modification_time_ns=entry.modification_time_ns,
+            )
+        return pb.REASON_FILES_LISTED, {"file_list": file_list}, None
+
+    def _create_file(self, request: pb.CreateFile, _data: Frame | None) -> _Result:
+        directory = split_remote_path(request.directory)
+        self._check_name(request.name)
+        self.storage.create_file(directory, request.name)
+        logger.info("created file %s in /%s", request.name, "/".join(directory))
+        return pb.REASON_FILE_CREATED, {}, None
+
+    def _make_directory(self, request: pb.MakeDirectory, _data: Frame | None) -> _Result:
+        directory = split_remote_path(request.directory)
+        self._check_name(request.name)
+        self.storage.make_directory(directory, request.name)
+        logger.info("created directory %s in /%s", request.name, "/".join(directory))
+        return pb.REASON_DIRECTORY_CREATED, {}, None
+
+    # -- 4.9 upload ---------------------------------------------------------
+
+    def _upload_file(self, request: pb.UploadFile, _data: Frame | None) -> _Result:
+        directory = split_remote_path(request.directory)
+        self._check_name(request.name)
+        self._check_file_size(request.file_size)
+        self._check_chunk_size(request.chunk_size)
+        compression = self._compression(request.compression)
+        target = self.storage.begin_upload(
+            directory, request.name, request.file_size, request.resume, self.limits.sync_writes
+        )
+        digest = hashlib.sha256()
+        try:
+            for block in target.staged_data():
+                digest.update(block)
+        except Exception:
+            target.abandon(keep_for_resume=False)
+            raise
+        self._upload = _Upload(
+            target,
+            request.file_size,
+            request.chunk_size,
+            target.offset,
+            compression,
+            digest,
+            "/".join((*directory, request.name)),
+        )
+        accepted = pb.TransferAccepted(
+            file_size=request.file_size,
+            chunk_size=request.chunk_size,
+            offset=target.offset,
+            compression=compression,
+        )
+        return pb.REASON_TRANSFER_ACCEPTED, {"transfer_accepted": accepted}, None
+
+    def _send_chunk(self, request: pb.SendChunk, data: Frame | None) -> _Result:
+        upload = self._upload
+        assert upload is not None
+        assert data is not None
+        if request.offset != upload.next_offset:
+            raise BadRequest(f"chunk offset {request.offset}, expected {upload.next_offset}")
+        expected = min(upload.chunk_size, upload.file_size - upload.next_offset)
+        payload: Frame = (
+            _inflate(data, expected) if upload.compression == pb.COMPRESSION_ZLIB else data
+        )
+        view = memoryview(payload)
+        if view.nbytes != expected:
+            raise BadRequest(f"chunk of {view.nbytes} bytes, expected {expected}")
+        upload.target.write(view)
+        upload.digest.update(view)
+        upload.next_offset += expected
+        chunk = pb.ChunkInfo(offset=request.offset)
+        if upload.next_offset < upload.file_size:
+            return pb.REASON_CHUNK_ACCEPTED, {"chunk": chunk}, None
+        if request.HasField("digest"):
+            if request.digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
+                raise BadRequest("unsupported digest algorithm")
+            if not hmac.compare_digest(request.digest.value, upload.digest.digest()):
+                upload.target.abandon(keep_for_resume=False)
+                self._upload = None
+                raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
+        upload.target.commit()
+        self._upload = None
+        logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
+        return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
+
+    # -- 4.10 download ------------------------------------------------------
+
+    def _download_file(self, request: pb.DownloadFile, _data: Frame | None) -> _Result:
+        path = split_remote_path(request.path)
+        self._check_chunk_size(request.chunk_size)
+        compression = self._compression(request.compression)
+        info = self.storage.file_info(path)
+        self._check_file_size(info.size)
+        if request.offset > info.size:
+            raise Refusal(
+                pb.REASON_INCORRECT_FILE_SIZE,
+                f"offset {request.offset} is past the end of the file ({info.size} bytes)",
+            )
+        reader = self.storage.open_file(path)
+        digest = hashlib.sha256()
+        try:
+            position = 0
+            while position < request.offset:
+                block = reader.read(position, min(request.offset - position, 1 << 20))
+                digest.update(block)
+                position += len(block)
+        except Exception:
+            reader.close()
+            raise
+        self._download = _Download(
+            reader,
+            info.size,
+            request.chunk_size,
+            request.offset,
+            compression,
+            digest,
+            "/".join(path),
+        )
+        accepted = pb.TransferAccepted(
+            file_size=info.size,
+            chunk_size=request.chunk_size,
+            offset=request.offset,
+            compression=compression,
+            modification_time_ns=info.modification_time_ns,
+        )
+        return pb.REASON_TRANSFER_ACCEPTED, {"transfer_accepted": accepted}, None
+
+    def _receive_chunk(self, _request: pb.ReceiveChunk, _data: Frame | None) -> _Result:
+        download = self._download
+        assert download is not None
+        offset = download.next_offset
+        size = min(download.chunk_size, download.file_size - offset)
+        chunk_data = download.reader.read(offset, size)
+        download.digest.update(chunk_data)
+        download.next_offset += size
+        out: Frame = (
+            zlib.compress(chunk_data, ZLIB_LEVEL)
+            if download.compression == pb.COMPRESSION_ZLIB
+            else chunk_data
+        )
+        if download.next_offset < download.file_size:
+            return pb.REASON_CHUNK_SENT, {"chunk": pb.ChunkInfo(offset=offset)}, out
+        digest = pb.Digest(algorithm=pb.DIGEST_ALGORITHM_SHA256, value=download.digest.digest())
+        download.reader.close()
+        self._download = None
+        logger.info("downloaded /%s (%d bytes)", download.path, download.file_size)
+        return (
+            pb.REASON_TRANSFER_COMPLETED,
+            {"chunk": pb.ChunkInfo(offset=offset, digest=digest)},
+            out,
+        )
+
+    # -- 4.11 removal, 4.12 cancel ------------------------------------------
+
+    def _remove_file(self, request: pb.RemoveFile, _data: Frame | None) -> _Result:
+        path = split_remote_path(request.path)
+        if not path:
+            raise BadRequest("the root directory cannot be removed")
+        removal = self.storage.remove(path)
+        if removal is None:
+            logger.info("removed /%s", "/".join(path))
+            return pb.REASON_FILE_REMOVED, {}, None
+        self._removal = removal
+        progress = pb.RemovalProgress(removed=0, remaining=removal.total)
+        return pb.REASON_REMOVAL_STARTED, {"removal": progress}, None
+
+    def _continue_removal(self, _request: pb.ContinueRemoval, _data: Frame | None) -> _Result:
+        removal = self._removal
+        assert removal is not None
+        done = removal.remove_batch(REMOVAL_BATCH_ENTRIES)
+        progress = pb.RemovalProgress(
+            removed=removal.removed, remaining=max(removal.total - removal.removed, 0)
+        )
+        if not done:
+            return pb.REASON_ENTRIES_REMOVED, {"removal": progress}, None
+        self._removal = None
+        logger.info("removed a tree of %d entries", removal.total)
+        return (
+            pb.REASON_FILE_REMOVED,
+            {"removal": pb.RemovalProgress(removed=removal.removed)},
+            None,
+        )
+
+    def _cancel_transfer(self, _request: pb.CancelTransfer, _data: Frame | None) -> _Result:
+        self._release_transfer(keep_for_resume=False)
+        return pb.REASON_TRANSFER_CANCELLED, {}, None

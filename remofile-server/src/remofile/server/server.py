@@ -1,0 +1,431 @@
+"""The Remofile server: one ROUTER socket, one loop, one session at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket as stdlib_socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+from remofile.core.credentials import validate_key, validate_token
+from remofile.core.framing import DELIMITER, Frame, MalformedMessage, parse_request
+from remofile.core.limits import (
+    DEFAULT_CHUNK_SIZE_RANGE_BYTES,
+    DEFAULT_FILE_SIZE_LIMIT_BYTES,
+    DEFAULT_SESSION_TIMEOUT_MS,
+    MAX_NAME_BYTES,
+    MAX_REQUESTS_IN_FLIGHT,
+    PROTOCOL_VERSION,
+    max_message_bytes,
+)
+from remofile.core.sessions import SessionGate, Verdict
+from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, RequestHandler
+from remofile.server.storage import LocalStorage, Storage
+from remofile.v1 import remofile_pb2 as pb
+
+logger = logging.getLogger("remofile.server")
+
+#: How the server names itself in SESSION_OPENED.
+SERVER_NAME = "remofile-python/1.0"
+
+#: Entries of cancelled removals purged per idle loop turn.
+PURGE_BATCH_ENTRIES = 200
+
+#: Most messages handled in one loop turn before the wake-up pipe is checked again.
+MESSAGES_PER_TURN = 64
+
+
+def _now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+def _endpoint_of(port: int | str, address: str | None) -> str:
+    """The ZeroMQ endpoint for ``run(port, address)``: a full endpoint passes through."""
+    if isinstance(port, str) and "://" in port:
+        return port
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port must be between 0 and 65535, got {number}")
+    host = address or "*"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"tcp://{host}:{'*' if number == 0 else number}"
+
+
+class Server:
+    """Remofile server.
+
+    It jails a directory, the **root directory**, and serves it to one client at a time
+    over ZeroMQ. It does not listen until the blocking :meth:`run` is called; call
+    :meth:`terminate` from another thread to stop it::
+
+        server = Server('my-directory', token)
+        try:
+            server.run(6768)
+        except KeyboardInterrupt:
+            server.terminate()
+
+    :param root_directory: the directory exposed to clients; it must exist.
+    :param token: the token clients must present (see ``generate_token()``).
+    :param private_key: a CURVE private key (see ``generate_keys()``) to encrypt all
+        communication; None serves in clear text.
+    :param file_size_limit: largest file, in bytes, that can be uploaded or downloaded.
+    :param chunk_size_range: smallest and largest chunk, in bytes, a client may use.
+    :param session_timeout_ms: a silent client loses the server after this long.
+    :param sync_writes: fsync every upload before it becomes visible.
+    :param storage_factory: builds the storage backend from the root directory;
+        :class:`LocalStorage` by default.
+    :raises NotADirectoryError: if the root directory does not exist or is not one.
+    :raises ValueError: if the token, the key or an option is not valid.
+    """
+
+    def __init__(
+        self,
+        root_directory: str | os.PathLike[str],
+        token: str,
+        private_key: str | None = None,
+        *,
+        file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT_BYTES,
+        chunk_size_range: tuple[int, int] = DEFAULT_CHUNK_SIZE_RANGE_BYTES,
+        session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
+        sync_writes: bool = True,
+        storage_factory: Callable[[str], Storage] = LocalStorage,
+    ) -> None:
+        self._running = threading.Event()
+        self._ready = threading.Event()
+        self._stop_requested = threading.Event()
+        self._wake_writer: stdlib_socket.socket | None = None
+        self._lock = threading.Lock()
+        self._endpoint: str | None = None
+        self.root_directory = root_directory
+        self._token = validate_token(token)
+        self._private_key = None if private_key is None else validate_key(private_key)
+        self.file_size_limit = file_size_limit
+        self.chunk_size_range = chunk_size_range
+        if session_timeout_ms <= 0:
+            raise ValueError("session timeout must be positive")
+        self._session_timeout_ms = session_timeout_ms
+        self._sync_writes = sync_writes
+        self._storage_factory = storage_factory
+
+    # -- options ------------------------------------------------------------
+
+    def _check_not_running(self) -> None:
+        if self._running.is_set():
+            raise RuntimeError("the server options cannot change while it is running")
+
+    @property
+    def root_directory(self) -> str:
+        """The directory exposed to clients, as an absolute path.
+
+        :raises NotADirectoryError: if set to something that is not an existing directory.
+        :raises RuntimeError: if changed while the server is running.
+        """
+        return self._root_directory
+
+    @root_directory.setter
+    def root_directory(self, value: str | os.PathLike[str]) -> None:
+        self._check_not_running()
+        path = os.path.abspath(os.path.expanduser(os.fspath(value)))
+        if not os.path.isdir(path):
+            raise NotADirectoryError(f"root directory is not an existing directory: {path}")
+        self._root_directory = path
+
+    @property
+    def file_size_limit(self) -> int:
+        """The largest file, in bytes, that can be transferred.
+
+        :raises ValueError: if set to 0 or less.
+        :raises RuntimeError: if changed while the server is running.
+        """
+        return self._file_size_limit
+
+    @file_size_limit.setter
+    def file_size_limit(self, value: int) -> None:
+        self._check_not_running()
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError("file size limit must be a positive number of bytes")
+        self._file_size_limit = value
+
+    @property
+    def chunk_size_range(self) -> tuple[int, int]:
+        """The smallest and largest chunk size, in bytes, a transfer may use.
+
+        :raises ValueError: if the minimum is 0 or less, or the maximum below it.
+        :raises RuntimeError: if changed while the server is running.
+        """
+        return self._chunk_size_range
+
+    @chunk_size_range.setter
+    def chunk_size_range(self, value: tuple[int, int]) -> None:
+        self._check_not_running()
+        minimum, maximum = value
+        if not isinstance(minimum, int) or not isinstance(maximum, int) or minimum <= 0:
+            raise ValueError("minimum chunk size must be a positive number of bytes")
+        if maximum < minimum:
+            raise ValueError("maximum chunk size must not be below the minimum")
+        if maximum > 0xFFFFFFFF:
+            raise ValueError("maximum chunk size must fit in 32 bits")
+        self._chunk_size_range = (minimum, maximum)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint the server listens on once running (with the real port)."""
+        return self._endpoint
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`run` listens; False if the timeout (seconds) passed first."""
+        return self._ready.wait(timeout)
+
+    # -- running ------------------------------------------------------------
+
+    def run(self, port: int | str, address: str | None = None) -> None:
+        """Start the main loop; return only after :meth:`terminate`.
+
+        :param port: the TCP port to listen on (0 picks a free one), or a complete
+            ZeroMQ endpoint such as ``ipc:///run/remofile.sock``.
+        :param address: the IP address to listen on; all addresses by default.
+        :raises RuntimeError: if the server cannot listen there, or is already running.
+        """
+        endpoint = _endpoint_of(port, address)
+        context = zmq.Context()
+        try:
+            socket = context.socket(zmq.ROUTER)
+            try:
+                if address is not None and ":" in address:
+                    socket.setsockopt(zmq.IPV6, 1)
+                self._configure(socket)
+                try:
+                    socket.bind(endpoint)
+                except zmq.ZMQError as error:
+                    raise RuntimeError(f"unable to listen on {endpoint}: {error}") from error
+                self._serve(socket)
+            finally:
+                socket.close(linger=0)
+        finally:
+            context.term()
+
+    def run_with_socket(self, socket: zmq.Socket[Any]) -> None:
+        """Serve on a ROUTER socket the embedding program made and bound itself.
+
+        The server sets its options (CURVE, limits) on it; it must not be bound or
+        connected before CURVE is set if encryption is wanted, so bind it afterwards
+        in that case or pass an unbound socket and bind it from another thread.
+        """
+        if socket.type != zmq.ROUTER:
+            raise ValueError("the server needs a ROUTER socket")
+        self._configure(socket)
+        self._serve(socket)
+
+    def terminate(self) -> None:
+        """Stop the main loop; safe to call from any thread.
+
+        A transfer under way is interrupted: an upload never becomes visible (its data
+        stays staged for a resume), and the client is disconnected.
+
+        :raises RuntimeError: if the server is not running.
+        """
+        with self._lock:
+            if not self._running.is_set():
+                raise RuntimeError("the server is not running")
+            self._stop_requested.set()
+            if self._wake_writer is not None:
+                with contextlib.suppress(OSError):
+                    self._wake_writer.send(b"x")
+
+    # -- the loop -------------------------------------------------------------
+
+    def _configure(self, socket: zmq.Socket[Any]) -> None:
+        if self._private_key is not None:
+            socket.curve_server = True
+            socket.curve_secretkey = self._private_key.encode("ascii")
+        socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes(self._chunk_size_range[1]))
+        socket.setsockopt(zmq.SNDHWM, MAX_REQUESTS_IN_FLIGHT * 2)
+        socket.setsockopt(zmq.RCVHWM, MAX_REQUESTS_IN_FLIGHT * 2)
+        socket.setsockopt(zmq.LINGER, 0)
+
+    def _session_opened(self, session_id: bytes) -> pb.SessionOpened:
+        minimum, maximum = self._chunk_size_range
+        return pb.SessionOpened(
+            session_id=session_id,
+            protocol_version=PROTOCOL_VERSION,
+            file_size_limit=self._file_size_limit,
+            min_chunk_size=minimum,
+            max_chunk_size=maximum,
+            max_message_size=max_message_bytes(maximum),
+            max_name_length=MAX_NAME_BYTES,
+            session_timeout_ms=self._session_timeout_ms,
+            max_requests_in_flight=MAX_REQUESTS_IN_FLIGHT,
+            compressions=list(SUPPORTED_COMPRESSIONS),
+            digest_algorithms=[pb.DIGEST_ALGORITHM_SHA256],
+            server_name=SERVER_NAME,
+        )
+
+    def _serve(self, socket: zmq.Socket[Any]) -> None:
+        with self._lock:
+            if self._running.is_set():
+                raise RuntimeError("the server is already running")
+            self._running.set()
+            self._stop_requested.clear()
+            wake_reader, self._wake_writer = stdlib_socket.socketpair()
+        try:
+            storage = self._storage_factory(self._root_directory)
+            minimum, maximum = self._chunk_size_range
+            handler = RequestHandler(
+                storage, Limits(self._file_size_limit, minimum, maximum, self._sync_writes)
+            )
+            gate = SessionGate(self._token, self._session_timeout_ms)
+            last = socket.getsockopt(zmq.LAST_ENDPOINT)
+            self._endpoint = last.decode() if isinstance(last, bytes) and last else None
+            logger.info("serving %s on %s", self._root_directory, self._endpoint)
+            self._ready.set()
+            self._loop(socket, wake_reader, handler, gate, storage)
+        finally:
+            with self._lock:
+                assert self._wake_writer is not None
+                self._wake_writer.close()
+                self._wake_writer = None
+                wake_reader.close()
+                self._ready.clear()
+                self._running.clear()
+
+    def _loop(
+        self,
+        socket: zmq.Socket[Any],
+        wake_reader: stdlib_socket.socket,
+        handler: RequestHandler,
+        gate: SessionGate,
+        storage: Storage,
+    ) -> None:
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        poller.register(wake_reader, zmq.POLLIN)
+        purging = storage.purge_step(0)
+        while not self._stop_requested.is_set():
+            deadline = gate.deadline_ms()
+            if purging:
+                timeout: int | None = 0
+            elif deadline is None:
+                timeout = None  # nothing to wait for: block, using no CPU
+            else:
+                timeout = max(deadline - _now_ms() + 1, 0)
+            events = dict(poller.poll(timeout))
+            if gate.expire(_now_ms()):
+                logger.info("session expired")
+                handler.end_session()
+            if socket in events:
+                for _ in range(MESSAGES_PER_TURN):
+                    try:
+                        frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._answer(socket, frames, handler, gate)
+                    if self._stop_requested.is_set():
+                        break
+                purging = storage.purge_step(0)
+            elif purging:
+                purging = storage.purge_step(PURGE_BATCH_ENTRIES)
+        if gate.is_live:
+            handler.end_session()
+            logger.info("server terminated during a session")
+
+    def _answer(
+        self,
+        socket: zmq.Socket[Any],
+        frames: list[zmq.Frame],
+        handler: RequestHandler,
+        gate: SessionGate,
+    ) -> None:
+        """Read one message, and send its one response (never raises on bad input)."""
+        # Envelope: routing id frame(s), then the empty delimiter, then the message.
+        position = next(
+            (index for index, frame in enumerate(frames) if len(frame) == 0),
+            None,
+        )
+        if position is None:
+            # No delimiter: answer on the routing id alone so a DEALER peer learns why.
+            envelope = [frames[0].bytes, DELIMITER]
+            body: list[Frame] = []
+        else:
+            envelope = [frame.bytes for frame in frames[: position + 1]]
+            body = [frames[position + 1].bytes] if len(frames) > position + 1 else []
+            body.extend(frame.buffer for frame in frames[position + 2 :])
+        data: Frame | None = None
+        try:
+            request, data, kind = parse_request(body)
+        except MalformedMessage as error:
+            logger.debug("malformed message: %s", error)
+            reply = pb.Response(
+                type=pb.RESPONSE_TYPE_ERROR, reason=pb.REASON_BAD_REQUEST, message=str(error)
+            )
+            self._send(socket, envelope, reply, None)
+            return
+        version = request.hello.protocol_version if kind == "hello" else PROTOCOL_VERSION
+        admission = gate.admit(request.token, request.session_id, kind, _now_ms(), version)
+        if admission.session_ended:
+            handler.end_session()
+        if admission.verdict is Verdict.REFUSED:
+            logger.debug("refused %s: %s", kind, pb.Reason.Name(admission.reason))
+            reply = pb.Response(
+                type=pb.RESPONSE_TYPE_REFUSED,
+                reason=admission.reason,
+                message=_REFUSAL_MESSAGES.get(admission.reason, ""),
+            )
+            self._send(socket, envelope, reply, None)
+            return
+        if admission.verdict is Verdict.OPENED:
+            assert gate.session_id is not None
+            logger.info("session opened by %s", request.hello.client_name or "a client")
+            reply = pb.Response(
+                type=pb.RESPONSE_TYPE_ACCEPTED,
+                reason=pb.REASON_SESSION_OPENED,
+                session_opened=self._session_opened(gate.session_id),
+            )
+            self._send(socket, envelope, reply, None)
+            return
+        if admission.verdict is Verdict.CLOSED:
+            logger.info("session closed")
+            reply = pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_SESSION_CLOSED)
+            self._send(socket, envelope, reply, None)
+            return
+        result = handler.handle(request, kind, data)
+        logger.debug(
+            "%s -> %s %s (state %s)",
+            kind,
+            pb.ResponseType.Name(result.response.type),
+            pb.Reason.Name(result.response.reason),
+            handler.state.name,
+        )
+        self._send(socket, envelope, result.response, result.data)
+
+    @staticmethod
+    def _send(
+        socket: zmq.Socket[Any],
+        envelope: list[bytes],
+        response: pb.Response,
+        data: Frame | None,
+    ) -> None:
+        frames: list[Frame] = [*envelope, response.SerializeToString()]
+        if data is not None:
+            frames.append(data)
+        try:
+            socket.send_multipart(frames, zmq.NOBLOCK, copy=data is None or len(data) < 65536)
+        except zmq.Again:
+            logger.warning("dropped a response: the client is not reading (over its window)")
+        except zmq.ZMQError as error:
+            logger.warning("could not send a response: %s", error)
+
+
+_REFUSAL_MESSAGES = {
+    pb.REASON_ACCESS_DENIED: "access denied: wrong token",
+    pb.REASON_SERVER_BUSY: "the server is busy with another client",
+    pb.REASON_SESSION_EXPIRED: "no session: send HELLO first",
+    pb.REASON_UNSUPPORTED_VERSION: f"this server speaks protocol version {PROTOCOL_VERSION}",
+}
+
+__all__ = ["Server"]

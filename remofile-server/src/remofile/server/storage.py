@@ -1,0 +1,434 @@
+"""Where the server keeps files: the storage interface and the jailed local directory.
+
+The protocol layer never touches the disk itself; it calls a :class:`Storage`. Like
+paramiko's SFTPServerInterface, the interface speaks in Python's own terms: methods
+raise FileNotFoundError, NotADirectoryError, FileExistsError, IsADirectoryError or
+:class:`~remofile.core.paths.RemotePathError`, and the server turns them into protocol
+reasons in one table. :class:`LocalStorage`, the default, serves one directory and
+guarantees that nothing outside it is ever read, written or listed.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from remofile.core.limits import RESERVED_NAME_PREFIX
+from remofile.core.paths import RemotePath
+
+#: The staging area under the root: partial uploads and trees being removed.
+STAGING_DIRECTORY_NAME = RESERVED_NAME_PREFIX + "staging"
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One entry of a listing."""
+
+    name: str
+    is_directory: bool
+    size: int
+    modification_time_ns: int
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a download needs to know about a file before it starts."""
+
+    size: int
+    modification_time_ns: int
+
+
+class UploadTarget(abc.ABC):
+    """A file being uploaded: written in order, invisible until :meth:`commit`."""
+
+    #: Bytes already staged (non-zero when an interrupted upload is resumed).
+    offset: int
+
+    @abc.abstractmethod
+    def write(self, data: memoryview) -> None:
+        """Append ``data`` at the current offset."""
+
+    @abc.abstractmethod
+    def staged_data(self) -> Iterator[memoryview]:
+        """The bytes staged before this upload resumed, to bring a digest up to date."""
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the file visible under its name, complete, or raise FileExistsError."""
+
+    @abc.abstractmethod
+    def abandon(self, keep_for_resume: bool) -> None:
+        """Stop writing; keep the staged bytes for a later resume, or discard them."""
+
+
+class FileReader(abc.ABC):
+    """A file being downloaded."""
+
+    @abc.abstractmethod
+    def read(self, offset: int, size: int) -> bytes:
+        """Exactly ``size`` bytes at ``offset``; OSError if the file became shorter."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class Removal(abc.ABC):
+    """A directory tree being removed, already out of sight, a batch at a time."""
+
+    total: int
+    removed: int
+
+    @abc.abstractmethod
+    def remove_batch(self, limit: int) -> bool:
+        """Remove up to ``limit`` entries; True once everything, the tree's top included,
+        is gone."""
+
+
+class Storage(abc.ABC):
+    """What a Remofile server needs from the place it serves files from."""
+
+    @abc.abstractmethod
+    def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
+        """The entries of a directory (and its sub-directories when recursive)."""
+
+    @abc.abstractmethod
+    def create_file(self, directory: RemotePath, name: str) -> None:
+        """Create an empty file; FileExistsError if the name is taken."""
+
+    @abc.abstractmethod
+    def make_directory(self, directory: RemotePath, name: str) -> None:
+        """Create an empty directory; FileExistsError if the name is taken."""
+
+    @abc.abstractmethod
+    def begin_upload(
+        self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
+    ) -> UploadTarget:
+        """Prepare to receive a file of ``file_size`` bytes, resuming if asked and possible."""
+
+    @abc.abstractmethod
+    def file_info(self, path: RemotePath) -> FileInfo:
+        """Size and modification time of a file; IsADirectoryError for a directory."""
+
+    @abc.abstractmethod
+    def open_file(self, path: RemotePath) -> FileReader:
+        """Open a file for reading."""
+
+    @abc.abstractmethod
+    def remove(self, path: RemotePath) -> Removal | None:
+        """Remove a file, link or empty directory now (None), or hide a tree and return
+        the removal of its entries."""
+
+    @abc.abstractmethod
+    def abandon_removal(self, removal: Removal) -> None:
+        """Leave the rest of a cancelled removal to :meth:`purge_step`."""
+
+    @abc.abstractmethod
+    def purge_step(self, limit: int) -> bool:
+        """Remove up to ``limit`` entries of trees left behind by cancelled removals.
+
+        :returns: True if more remain.
+        """
+
+
+def _is_inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def _is_listable_name(name: str) -> bool:
+    """Names that are not valid Unicode (undecodable bytes) cannot travel as proto strings."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _LocalUpload(UploadTarget):
+    def __init__(self, staging_path: str, final_path: str, resume: bool, sync: bool) -> None:
+        self._staging_path = staging_path
+        self._final_path = final_path
+        self._sync = sync
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        if not resume:
+            flags |= os.O_TRUNC
+        self._fd = os.open(staging_path, flags, 0o644)
+        self.offset = os.lseek(self._fd, 0, os.SEEK_END)
+
+    def write(self, data: memoryview) -> None:
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+
+    def staged_data(self) -> Iterator[memoryview]:
+        with open(self._staging_path, "rb", buffering=0) as staged:
+            remaining = self.offset
+            while remaining:
+                block = staged.read(min(remaining, 1 << 20))
+                if not block:
+                    raise OSError("staged data became shorter while resuming")
+                remaining -= len(block)
+                yield memoryview(block)
+
+    def commit(self) -> None:
+        if self._sync:
+            os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            # link() never replaces an existing file, unlike rename().
+            os.link(self._staging_path, self._final_path)
+        except FileExistsError:
+            os.unlink(self._staging_path)
+            raise
+        except OSError:
+            # File systems without hard links: rename after a last check.
+            if os.path.lexists(self._final_path):
+                os.unlink(self._staging_path)
+                raise FileExistsError(self._final_path) from None
+            os.rename(self._staging_path, self._final_path)
+            return
+        os.unlink(self._staging_path)
+
+    def abandon(self, keep_for_resume: bool) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if not keep_for_resume:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._staging_path)
+
+
+class _LocalReader(FileReader):
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def read(self, offset: int, size: int) -> bytes:
+        data = os.pread(self._fd, size, offset)
+        if len(data) != size:
+            # A short read happens only if another process truncated the file.
+            parts = [data]
+            got = len(data)
+            while got < size:
+                more = os.pread(self._fd, size - got, offset + got)
+                if not more:
+                    raise OSError(f"file became shorter while downloading (at byte {offset + got})")
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _walk_bottom_up(top: str) -> Iterator[tuple[str, bool]]:
+    """Every entry below ``top`` then ``top`` itself, children first; (path, is_directory).
+
+    Symbolic links are yielded as files: removing a link never touches its target.
+    """
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [(top, iter(os.scandir(top)))]
+    while stack:
+        directory, entries = stack[-1]
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, iter(os.scandir(entry.path))))
+                break
+            yield entry.path, False
+        else:
+            stack.pop()
+            yield directory, True
+
+
+class _LocalRemoval(Removal):
+    def __init__(self, hidden_path: str) -> None:
+        self.total = sum(1 for _ in _walk_bottom_up(hidden_path)) - 1
+        self.removed = 0
+        self._entries = _walk_bottom_up(hidden_path)
+        self._hidden_path = hidden_path
+
+    def remove_batch(self, limit: int) -> bool:
+        for path, is_directory in self._entries:
+            if is_directory:
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+            if path == self._hidden_path:
+                return True
+            self.removed += 1
+            if self.removed % limit == 0:
+                return False
+        return True
+
+
+class LocalStorage(Storage):
+    """The jailed local directory.
+
+    Every remote path is resolved inside ``root``; symbolic links are followed only when
+    they resolve inside it, and anything that would leave it is treated as not existing.
+    Partial uploads and trees being removed live in ``<root>/.remofile-staging``, which
+    is never listed and cannot be named by a client.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.realpath(os.fspath(root))
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(f"not a directory: {self.root}")
+        self._staging = os.path.join(self.root, STAGING_DIRECTORY_NAME)
+        self._uploads = os.path.join(self._staging, "uploads")
+        self._trash = os.path.join(self._staging, "trash")
+        self._pending_purges: list[Iterator[tuple[str, bool]]] = []
+        if os.path.isdir(self._trash):
+            for name in os.listdir(self._trash):
+                self._pending_purges.append(_walk_bottom_up(os.path.join(self._trash, name)))
+
+    # -- paths --------------------------------------------------------------
+
+    def _resolve(self, path: RemotePath) -> str:
+        """The real local path of an existing remote path inside the root.
+
+        :raises FileNotFoundError: if it does not exist or resolves outside the root.
+        """
+        local = os.path.join(self.root, *path)
+        real = os.path.realpath(local)
+        if not _is_inside(real, self.root) or not os.path.lexists(real):
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+        if _is_inside(real, self._staging):
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+        return real
+
+    def _directory(self, path: RemotePath) -> str:
+        real = self._resolve(path)
+        if not os.path.isdir(real):
+            raise NotADirectoryError(f"not a directory: /{'/'.join(path)}")
+        return real
+
+    def _new_entry(self, directory: RemotePath, name: str) -> str:
+        """The local path for a new entry ``name`` in ``directory``, checked free."""
+        parent = self._directory(directory)
+        local = os.path.join(parent, name)
+        if os.path.lexists(local):
+            raise FileExistsError(f"already exists: {name}")
+        return local
+
+    # -- listing ------------------------------------------------------------
+
+    def _entry_info(self, entry: os.DirEntry[str], name: str) -> EntryInfo | None:
+        try:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not _is_inside(target, self.root) or _is_inside(target, self._staging):
+                    return None
+            info = entry.stat()
+        except OSError:
+            return None  # vanished, or a dangling link: nothing to show
+        is_directory = stat.S_ISDIR(info.st_mode)
+        return EntryInfo(name, is_directory, 0 if is_directory else info.st_size, info.st_mtime_ns)
+
+    def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
+        top = self._directory(directory)
+        result: list[EntryInfo] = []
+        pending: list[tuple[str, str]] = [(top, "")]
+        while pending:
+            local, prefix = pending.pop()
+            with os.scandir(local) as entries:
+                for entry in entries:
+                    if local == self.root and entry.name == STAGING_DIRECTORY_NAME:
+                        continue
+                    if not _is_listable_name(entry.name):
+                        continue
+                    info = self._entry_info(entry, prefix + entry.name)
+                    if info is None:
+                        continue
+                    result.append(info)
+                    if recursive and info.is_directory and not entry.is_symlink():
+                        pending.append((entry.path, info.name + "/"))
+        result.sort(key=lambda entry: entry.name)
+        return result
+
+    # -- creation -----------------------------------------------------------
+
+    def create_file(self, directory: RemotePath, name: str) -> None:
+        local = self._new_entry(directory, name)
+        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.close(fd)
+
+    def make_directory(self, directory: RemotePath, name: str) -> None:
+        os.mkdir(self._new_entry(directory, name), 0o755)
+
+    # -- transfers ----------------------------------------------------------
+
+    def begin_upload(
+        self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
+    ) -> UploadTarget:
+        final_path = self._new_entry(directory, name)
+        os.makedirs(self._uploads, exist_ok=True)
+        key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
+        staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
+        upload = _LocalUpload(staging_path, final_path, resume, sync)
+        if upload.offset > file_size:
+            upload.abandon(keep_for_resume=False)
+            upload = _LocalUpload(staging_path, final_path, False, sync)
+        return upload
+
+    def file_info(self, path: RemotePath) -> FileInfo:
+        real = self._resolve(path)
+        info = os.stat(real)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(f"is a directory: /{'/'.join(path)}")
+        return FileInfo(info.st_size, info.st_mtime_ns)
+
+    def open_file(self, path: RemotePath) -> FileReader:
+        return _LocalReader(self._resolve(path))
+
+    # -- removal ------------------------------------------------------------
+
+    def remove(self, path: RemotePath) -> Removal | None:
+        if not path:
+            raise PermissionError("the root directory cannot be removed")
+        parent = self._directory(path[:-1])
+        local = os.path.join(parent, path[-1])
+        if not os.path.lexists(local):
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+        if os.path.islink(local) or not os.path.isdir(local):
+            os.unlink(local)
+            return None
+        try:
+            os.rmdir(local)
+            return None
+        except OSError:
+            pass  # not empty: hide it, then remove it a batch at a time
+        os.makedirs(self._trash, exist_ok=True)
+        hidden = os.path.join(self._trash, secrets.token_hex(8))
+        os.rename(local, hidden)
+        return _LocalRemoval(hidden)
+
+    def abandon_removal(self, removal: Removal) -> None:
+        """Leave the rest of a cancelled removal to :meth:`purge_step`."""
+        if isinstance(removal, _LocalRemoval):
+            self._pending_purges.append(removal._entries)
+
+    def purge_step(self, limit: int) -> bool:
+        while self._pending_purges and limit > 0:
+            entries = self._pending_purges[0]
+            for path, is_directory in entries:
+                try:
+                    if is_directory:
+                        os.rmdir(path)
+                    else:
+                        os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                limit -= 1
+                if limit == 0:
+                    break
+            else:
+                self._pending_purges.pop(0)
+        return bool(self._pending_purges)
