@@ -1,5 +1,20 @@
 """The Remofile client: ``from remofile.client import Client``."""
 
+from remofile.client.algorithms import (
+    SyncReport,
+    download_files,
+    synchronize_download,
+    synchronize_upload,
+    upload_files,
+)
 from remofile.client.client import Client, FileMetadata
 
-__all__ = ["Client", "FileMetadata"]
+__all__ = [
+    "Client",
+    "FileMetadata",
+    "SyncReport",
+    "download_files",
+    "synchronize_download",
+    "synchronize_upload",
+    "upload_files",
+]

@@ -580,20 +580,22 @@ class Client(Channel):
         timeout: int | None = None,
         *,
         compress: bool = False,
+        exclude: Callable[[str], bool] | None = None,
     ) -> None:
         """Upload a whole directory into a directory of the remote directory.
 
         Files and sub-directories are created in order; requests for many small files
         are pipelined, so a tree does not cost a round trip per file. Symbolic links are
         followed. Raises as :meth:`upload_file`, with SourceNotFound if the source is
-        not a directory.
+        not a directory. ``exclude(relative_path)`` returning True leaves that file or
+        directory (a path relative to the source, with ``/`` separators) out.
         """
         local, remote, final_name = self._prepare_upload(
             source, destination, name, chunk_size, want_directory=True
         )
         self._run(
             self._upload_requests(
-                self._directory_jobs(local, (*remote, final_name), remote, final_name),
+                self._directory_jobs(local, (*remote, final_name), remote, final_name, exclude),
                 chunk_size,
                 process_chunk,
                 False,
@@ -603,7 +605,12 @@ class Client(Channel):
         )
 
     def _directory_jobs(
-        self, local: str, top: RemotePath, parent: RemotePath, name: str
+        self,
+        local: str,
+        top: RemotePath,
+        parent: RemotePath,
+        name: str,
+        exclude: Callable[[str], bool] | None = None,
     ) -> Iterator[_UploadJob | tuple[RemotePath, str]]:
         yield (parent, name)
         pending: list[tuple[str, RemotePath]] = [(local, top)]
@@ -612,6 +619,9 @@ class Client(Channel):
             with os.scandir(local_directory) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
             for entry in entries:
+                relative = "/".join((*remote_directory[len(top) :], entry.name))
+                if exclude is not None and exclude(relative):
+                    continue
                 if not is_file_name_valid(entry.name):
                     raise FileNameError(f"invalid file name: {entry.path!r}")
                 if entry.is_dir():
@@ -736,12 +746,14 @@ class Client(Channel):
         timeout: int | None = None,
         *,
         compress: bool = False,
+        exclude: Callable[[str], bool] | None = None,
     ) -> None:
         """Download a whole remote directory into a local directory.
 
         One recursive listing gives every file and its size, so the requests of all
         files are pipelined. Raises as :meth:`download_file`, with SourceNotFound if
-        the source is not a directory.
+        the source is not a directory. ``exclude(relative_path)`` returning True leaves
+        that file or directory out.
         """
         remote, local, final_name = self._prepare_download(source, destination, name, chunk_size)
         try:
@@ -752,7 +764,14 @@ class Client(Channel):
 
         def jobs() -> Iterator[_DownloadJob | str]:
             yield top
+            excluded: list[str] = []
             for entry in entries:
+                if any(entry.name.startswith(prefix) for prefix in excluded):
+                    continue
+                if exclude is not None and exclude(entry.name):
+                    if entry.is_directory:
+                        excluded.append(entry.name + "/")
+                    continue
                 parts = entry.name.split("/")
                 if not all(is_file_name_valid(part) for part in parts):
                     raise FileNameError(f"remote name not valid here: {entry.name!r}")

@@ -1,0 +1,449 @@
+"""Advanced file operations built on the primitive ones: globs, excludes and sync.
+
+``upload_files`` and ``download_files`` move one file, a directory or a set of files
+named by glob patterns; ``synchronize_upload`` and ``synchronize_download`` make one
+side match the other, moving only what differs, like rsync.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from remofile.client.client import ChunkCallback, Client
+from remofile.core.exceptions import DestinationNotFound, SourceNotFound
+from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES
+from remofile.core.paths import join_remote_path, split_remote_path
+from remofile.v1 import remofile_pb2 as pb
+
+#: Characters that make a path a glob pattern.
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def _is_pattern(text: str) -> bool:
+    return any(character in GLOB_CHARACTERS for character in text)
+
+
+def _excluder(patterns: Iterable[str | os.PathLike[str]]) -> Callable[[str], bool]:
+    """A predicate on relative paths (``/`` separated) matching any exclude pattern.
+
+    A pattern without ``/`` matches a name at any depth (``*.tmp``); one with ``/``
+    matches the path from the top (``build/*``).
+    """
+    compiled = [os.fspath(pattern).strip("/") for pattern in patterns]
+
+    def excluded(relative: str) -> bool:
+        name = relative.rsplit("/", 1)[-1]
+        for pattern in compiled:
+            target = relative if "/" in pattern else name
+            if fnmatch.fnmatchcase(target, pattern):
+                return True
+        return False
+
+    return excluded
+
+
+def _below(top: str, excluded: Callable[[str], bool]) -> Callable[[str], bool]:
+    """The exclusion predicate for paths inside the directory ``top``."""
+    return lambda inner: excluded(f"{top}/{inner}")
+
+
+@dataclass
+class SyncReport:
+    """What a synchronization did (or would do, with ``dry_run``): relative paths."""
+
+    created_directories: list[str] = field(default_factory=list)
+    transferred: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    bytes_transferred: int = 0
+
+
+def upload_files(
+    client: Client,
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str] = "/",
+    relative_directory: str | os.PathLike[str] | None = None,
+    *,
+    recursive: bool = False,
+    exclude_files: Sequence[str | os.PathLike[str]] = (),
+    chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
+    process_chunk: ChunkCallback | None = None,
+    timeout: int | None = None,
+) -> list[str]:
+    """Upload one file, a directory or the files a glob pattern names.
+
+    ``source`` is relative to ``relative_directory`` (the current working directory by
+    default) and may hold glob patterns (``*.txt``, ``**/*.log``). Directories are
+    uploaded only when ``recursive`` is set. ``exclude_files`` holds patterns of paths,
+    relative to ``relative_directory``, to leave out.
+
+    :returns: the local paths that were uploaded (files and directories).
+    :raises SourceNotFound: if nothing matches the source.
+    :raises DestinationNotFound: if the destination is not a remote directory.
+    """
+    base = os.path.abspath(os.fspath(relative_directory or os.getcwd()))
+    if not os.path.isdir(base):
+        raise SourceNotFound(f"relative directory is not a directory: {base}")
+    pattern = os.fspath(source)
+    if _is_pattern(pattern):
+        matches = sorted(glob.glob(pattern, root_dir=base, recursive=True))
+    else:
+        matches = [pattern] if os.path.exists(os.path.join(base, pattern)) else []
+    if not matches:
+        raise SourceNotFound(f"no file matches {pattern!r} in {base}")
+    excluded = _excluder(exclude_files)
+    uploaded: list[str] = []
+    for match in matches:
+        relative = os.path.relpath(os.path.join(base, match), base).replace(os.sep, "/")
+        if excluded(relative):
+            continue
+        local = os.path.join(base, match)
+        if os.path.isdir(local):
+            if not recursive:
+                continue
+            client.upload_directory(
+                local,
+                destination,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+                exclude=_below(relative, excluded),
+            )
+        else:
+            client.upload_file(
+                local,
+                destination,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+            )
+        uploaded.append(local)
+    return uploaded
+
+
+def download_files(
+    client: Client,
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str] = ".",
+    relative_directory: str | os.PathLike[str] = "/",
+    *,
+    recursive: bool = False,
+    exclude_files: Sequence[str | os.PathLike[str]] = (),
+    chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
+    process_chunk: ChunkCallback | None = None,
+    timeout: int | None = None,
+) -> list[str]:
+    """Download one file, a directory or the files a glob pattern names.
+
+    ``source`` is a remote path relative to ``relative_directory`` (the root by
+    default), or absolute; its last component may be a glob pattern (``logs/*.txt``).
+    Directories are downloaded only when ``recursive`` is set.
+
+    :returns: the remote paths that were downloaded.
+    :raises SourceNotFound: if nothing matches the source.
+    :raises DestinationNotFound: if the destination is not a local directory.
+    """
+    if not os.path.isdir(os.fspath(destination)):
+        raise DestinationNotFound(f"destination is not a directory: {os.fspath(destination)}")
+    text = os.fspath(source)
+    base = split_remote_path(relative_directory)
+    full = split_remote_path(text if text.startswith("/") else join_remote_path((*base, text)))
+    if not full:
+        raise SourceNotFound("the root directory cannot be downloaded as a file")
+    parent, last = full[:-1], full[-1]
+    try:
+        listing = client.list_entries(join_remote_path(parent), timeout)
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise SourceNotFound(f"no such remote directory: {join_remote_path(parent)}") from error
+    if _is_pattern(last):
+        chosen = [entry for entry in listing if fnmatch.fnmatchcase(entry.name, last)]
+    else:
+        chosen = [entry for entry in listing if entry.name == last]
+    if not chosen:
+        raise SourceNotFound(f"nothing matches {join_remote_path(full)}")
+    excluded = _excluder(exclude_files)
+    downloaded: list[str] = []
+    for entry in chosen:
+        if excluded(entry.name):
+            continue
+        remote = join_remote_path((*parent, entry.name))
+        if entry.is_directory:
+            if not recursive:
+                continue
+            client.download_directory(
+                remote,
+                destination,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+                exclude=_below(entry.name, excluded),
+            )
+        else:
+            client.download_file(
+                remote,
+                destination,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+            )
+        downloaded.append(remote)
+    return downloaded
+
+
+def _local_tree(top: str, excluded: Callable[[str], bool]) -> dict[str, os.stat_result]:
+    """Every entry below ``top`` by relative path (``/`` separated), links followed."""
+    tree: dict[str, os.stat_result] = {}
+    pending = [("", top)]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                relative = prefix + entry.name
+                if excluded(relative):
+                    continue
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue  # a dangling link
+                tree[relative] = info
+                if stat.S_ISDIR(info.st_mode):
+                    pending.append((relative + "/", entry.path))
+    return tree
+
+
+def _remote_tree(
+    client: Client, remote: str, excluded: Callable[[str], bool], timeout: int | None
+) -> dict[str, pb.FileEntry]:
+    entries = client.list_entries(remote, timeout, recursive=True)
+    tree: dict[str, pb.FileEntry] = {}
+    skipped: list[str] = []
+    for entry in entries:
+        if any(entry.name.startswith(prefix) for prefix in skipped):
+            continue
+        if excluded(entry.name):
+            if entry.is_directory:
+                skipped.append(entry.name + "/")
+            continue
+        tree[entry.name] = entry
+    return tree
+
+
+def _is_up_to_date(remote: pb.FileEntry, local: os.stat_result) -> bool:
+    """A remote file needs no upload: same size, and not modified locally since."""
+    return (
+        not remote.is_directory
+        and remote.size == local.st_size
+        and local.st_mtime_ns <= remote.modification_time_ns
+    )
+
+
+def _is_same_copy(local: os.stat_result, remote: pb.FileEntry) -> bool:
+    """A local file needs no download: same size and the server's modification time."""
+    return (
+        not stat.S_ISDIR(local.st_mode)
+        and local.st_size == remote.size
+        and local.st_mtime_ns == remote.modification_time_ns
+    )
+
+
+def _require_local_directory(path: str, error: type[Exception]) -> str:
+    local = os.path.abspath(path)
+    if not os.path.isdir(local):
+        raise error(f"not an existing local directory: {path}")
+    return local
+
+
+def _require_remote_directory(client: Client, path: str, timeout: int | None) -> None:
+    components = split_remote_path(path)
+    if not components:
+        return
+    parent = client.list_files(join_remote_path(components[:-1]), timeout)
+    metadata = parent.get(components[-1])
+    if metadata is None or not metadata.is_directory:
+        raise FileNotFoundError(f"not an existing remote directory: {path}")
+
+
+def synchronize_upload(
+    client: Client,
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    delete: bool = False,
+    exclude_files: Sequence[str | os.PathLike[str]] = (),
+    dry_run: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
+    process_chunk: ChunkCallback | None = None,
+    timeout: int | None = None,
+) -> SyncReport:
+    """Make the remote directory ``destination`` match the local directory ``source``.
+
+    Missing directories are created; a file is uploaded when it is missing remotely,
+    has another size, or was modified locally after the remote copy. A changed file is
+    replaced by removing the remote copy and uploading the new one. With ``delete``,
+    remote entries that do not exist locally are removed. With ``dry_run``, nothing is
+    changed and the report says what would be.
+
+    :raises SourceNotFound: if the source is not a local directory.
+    :raises DestinationNotFound: if the destination is not a remote directory.
+    """
+    local_top = _require_local_directory(os.fspath(source), SourceNotFound)
+    remote_top = join_remote_path(split_remote_path(destination))
+    try:
+        _require_remote_directory(client, remote_top, timeout)
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise DestinationNotFound(str(error)) from error
+    excluded = _excluder(exclude_files)
+    local = _local_tree(local_top, excluded)
+    remote = _remote_tree(client, remote_top, excluded, timeout)
+    report = SyncReport()
+    removed_prefixes: list[str] = []
+
+    def remove_remote(relative: str) -> None:
+        report.removed.append(relative)
+        removed_prefixes.append(relative + "/")
+        if not dry_run:
+            client.delete_file(
+                join_remote_path(split_remote_path(f"{remote_top}/{relative}")), timeout
+            )
+
+    for relative in sorted(local):
+        info = local[relative]
+        parent_path, _, name = relative.rpartition("/")
+        remote_parent = join_remote_path(split_remote_path(f"{remote_top}/{parent_path}"))
+        existing = remote.get(relative)
+        if stat.S_ISDIR(info.st_mode):
+            if existing is not None and existing.is_directory:
+                continue
+            if existing is not None:
+                remove_remote(relative)
+            report.created_directories.append(relative)
+            if not dry_run:
+                client.make_directory(name, remote_parent, timeout)
+            continue
+        if existing is not None and _is_up_to_date(existing, info):
+            report.unchanged.append(relative)
+            continue
+        if existing is not None:
+            remove_remote(relative)
+        report.transferred.append(relative)
+        report.bytes_transferred += info.st_size
+        if not dry_run:
+            client.upload_file(
+                os.path.join(local_top, *relative.split("/")),
+                remote_parent,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+            )
+    if delete:
+        for relative in sorted(remote):
+            if relative in local or any(relative.startswith(p) for p in removed_prefixes):
+                continue
+            remove_remote(relative)
+    return report
+
+
+def synchronize_download(
+    client: Client,
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    delete: bool = False,
+    exclude_files: Sequence[str | os.PathLike[str]] = (),
+    dry_run: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
+    process_chunk: ChunkCallback | None = None,
+    timeout: int | None = None,
+) -> SyncReport:
+    """Make the local directory ``destination`` match the remote directory ``source``.
+
+    A file is downloaded when it is missing locally, has another size or another
+    modification time (downloads keep the server's modification time, so an unchanged
+    file is recognised the next time). A changed local file is replaced only once the
+    new copy is complete. With ``delete``, local entries absent remotely are removed.
+
+    :raises SourceNotFound: if the source is not a remote directory.
+    :raises DestinationNotFound: if the destination is not a local directory.
+    """
+    local_top = _require_local_directory(os.fspath(destination), DestinationNotFound)
+    remote_top = join_remote_path(split_remote_path(source))
+    excluded = _excluder(exclude_files)
+    try:
+        remote = _remote_tree(client, remote_top, excluded, timeout)
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise SourceNotFound(f"not an existing remote directory: {remote_top}") from error
+    local = _local_tree(local_top, excluded)
+    report = SyncReport()
+    removed_prefixes: list[str] = []
+
+    def remove_local(relative: str) -> None:
+        report.removed.append(relative)
+        removed_prefixes.append(relative + "/")
+        if dry_run:
+            return
+        path = os.path.join(local_top, *relative.split("/"))
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    for relative in sorted(remote):
+        entry = remote[relative]
+        existing = local.get(relative)
+        local_path = os.path.join(local_top, *relative.split("/"))
+        if entry.is_directory:
+            if existing is not None and stat.S_ISDIR(existing.st_mode):
+                continue
+            if existing is not None:
+                remove_local(relative)
+            report.created_directories.append(relative)
+            if not dry_run:
+                os.mkdir(local_path)
+            continue
+        if existing is not None and _is_same_copy(existing, entry):
+            report.unchanged.append(relative)
+            continue
+        report.transferred.append(relative)
+        report.bytes_transferred += entry.size
+        if dry_run:
+            if existing is not None:
+                report.removed.append(relative)
+            continue
+        parent, _, name = local_path.rpartition(os.sep)
+        remote_path = join_remote_path(split_remote_path(f"{remote_top}/{relative}"))
+        if existing is None:
+            client.download_file(
+                remote_path,
+                parent,
+                chunk_size=chunk_size,
+                process_chunk=process_chunk,
+                timeout=timeout,
+            )
+            continue
+        # Download beside the old copy, then swap: the old file stays until the new is whole.
+        temporary = f".{name}.remofile-sync"
+        if os.path.lexists(os.path.join(parent, temporary)):
+            os.unlink(os.path.join(parent, temporary))
+        client.download_file(
+            remote_path,
+            parent,
+            name=temporary,
+            chunk_size=chunk_size,
+            process_chunk=process_chunk,
+            timeout=timeout,
+        )
+        if stat.S_ISDIR(existing.st_mode):
+            remove_local(relative)
+        os.replace(os.path.join(parent, temporary), local_path)
+    if delete:
+        for relative in sorted(local, reverse=True):
+            if relative in remote or any(relative.startswith(p) for p in removed_prefixes):
+                continue
+            remove_local(relative)
+    return report
