@@ -9,7 +9,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
 from remofile.core.limits import PROTOCOL_VERSION
 from remofile.core.sessions import (
     SESSION_CASES,

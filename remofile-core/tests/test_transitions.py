@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from remofile.core.transitions import (
     ILLEGAL_SECTION,
     TRANSITIONS,
@@ -221,7 +220,7 @@ def test_every_pair_outside_the_table_is_illegal(state: State, kind: RequestKind
 
 
 def test_illegal_transition_message_names_the_state_and_request() -> None:
-    with pytest.raises(IllegalTransition, match="SEND_CHUNK.*IDLE"):
+    with pytest.raises(IllegalTransition, match=r"SEND_CHUNK.*IDLE"):
         ProtocolMachine().rule_for(RequestKind.SEND_CHUNK)
 
 
@@ -279,7 +278,7 @@ def test_invalid_outcome_is_checked_for_every_rule_and_reason() -> None:
 
 def test_invalid_outcome_message_names_the_reason() -> None:
     machine = machine_in(State.UPLOAD)
-    with pytest.raises(InvalidOutcome, match="REASON_FILES_LISTED.*SEND_CHUNK.*UPLOAD"):
+    with pytest.raises(InvalidOutcome, match=r"REASON_FILES_LISTED.*SEND_CHUNK.*UPLOAD"):
         machine.settle(RequestKind.SEND_CHUNK, pb.REASON_FILES_LISTED)
 
 
@@ -407,9 +406,7 @@ class MachineAgainstModel(RuleBasedStateMachine):
         kind = data.draw(
             st.sampled_from([k for (s, k) in MODEL if s is self.model_state]), label="kind"
         )
-        reason = data.draw(
-            st.sampled_from(sorted(MODEL[self.model_state, kind])), label="reason"
-        )
+        reason = data.draw(st.sampled_from(sorted(MODEL[self.model_state, kind])), label="reason")
         response_type, next_state = MODEL[self.model_state, kind][reason]
         outcome = self.machine.settle(kind, reason)
         assert outcome.response_type == response_type
