@@ -109,11 +109,18 @@ def test_the_longest_path_is_4096_bytes() -> None:
 
 
 def test_the_path_limit_counts_utf8_bytes() -> None:
-    path = "/" + "é" * 2047 + "a"  # 1 + 4094 + 1 bytes
+    component = "é" * 127  # 254 bytes, under the 255-byte name limit
+    path = "/" + "/".join([component] * 16) + "/" + "a" * 15  # 16 * 255 + 1 + 15 bytes
     assert len(path.encode()) == 4096
-    assert split_remote_path(path) == ("é" * 2047 + "a",)
+    assert split_remote_path(path) == (*[component] * 16, "a" * 15)
     with pytest.raises(RemotePathError):
-        split_remote_path("/" + "é" * 2048)
+        split_remote_path(path + "b")
+
+
+def test_a_component_over_255_bytes_is_refused() -> None:
+    assert split_remote_path("/" + "é" * 127 + "a") == ("é" * 127 + "a",)
+    with pytest.raises(RemotePathError):
+        split_remote_path("/" + "é" * 128)
 
 
 def test_redundant_separators_count_towards_the_limit() -> None:

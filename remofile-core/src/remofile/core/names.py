@@ -12,22 +12,35 @@ def is_file_name_valid(name: str) -> bool:
     """Tell whether ``name`` is a valid file name for the Remofile protocol.
 
     A valid name is a non-empty string that is not ``.`` or ``..``, contains none of
-    ``< > : / \\ | ? *``, no NUL or other control character, encodes to at most 255
+    ``< > : / \\ | ? *``, no control character (NUL, U+0001 to U+001F, U+007F to
+    U+009F), encodes to at most 255
     bytes of UTF-8 (so no lone surrogate), and does not start with the reserved prefix
-    ``.remofile-`` that the server keeps for its staging area.
+    ``.remofile-`` (in any letter case) that the server keeps for its staging area.
 
     :param name: The name to check.
     :returns: True if the name is valid.
     """
     if not isinstance(name, str) or name in ("", ".", ".."):
         return False
-    if name.startswith(RESERVED_NAME_PREFIX):
+    if is_reserved_name(name):
         return False
     for character in name:
-        if character in FORBIDDEN_CHARACTERS or ord(character) < 0x20 or character == "\x7f":
+        if character in FORBIDDEN_CHARACTERS or is_control_character(character):
             return False
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return len(encoded) <= MAX_NAME_BYTES
+
+
+def is_control_character(character: str) -> bool:
+    """C0 and C1 control characters and DEL, which no file name may hold."""
+    code = ord(character)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def is_reserved_name(name: str) -> bool:
+    """Names the server keeps for itself, compared without regard to letter case so
+    that a case-insensitive file system cannot be used to reach them."""
+    return name[: len(RESERVED_NAME_PREFIX)].lower() == RESERVED_NAME_PREFIX

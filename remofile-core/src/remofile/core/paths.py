@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from remofile.core.limits import MAX_PATH_BYTES, RESERVED_NAME_PREFIX
+from remofile.core.limits import MAX_NAME_BYTES, MAX_PATH_BYTES
+from remofile.core.names import is_reserved_name
 
 RemotePath = tuple[str, ...]
 
@@ -24,7 +25,8 @@ def split_remote_path(path: str | os.PathLike[str]) -> RemotePath:
 
     Empty and ``.`` components are dropped (``/a//./b/`` is ``("a", "b")``); ``/`` is
     the empty tuple. ``..`` is refused rather than resolved so that a path never
-    climbs, and so are NUL, over-long paths and the server's reserved names.
+    climbs, and so are NUL, over-long paths and components, and the server's reserved
+    names (in any letter case).
 
     :raises RemotePathError: if the path is relative or holds a forbidden component.
     """
@@ -45,8 +47,10 @@ def split_remote_path(path: str | os.PathLike[str]) -> RemotePath:
     for part in components:
         if part == "..":
             raise RemotePathError(f"remote path must not contain '..': {text!r}")
-        if part.startswith(RESERVED_NAME_PREFIX):
+        if is_reserved_name(part):
             raise RemotePathError(f"remote path uses a reserved name: {part!r}")
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise RemotePathError(f"remote path has a component over {MAX_NAME_BYTES} bytes")
     return components
 
 

@@ -113,7 +113,9 @@ SESSION_CASES: tuple[SessionCase, ...] = (
 
 def tokens_match(expected: str, given: str) -> bool:
     """Compare tokens in constant time, so timing tells nothing about the token."""
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "surrogatepass"))
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 class SessionGate:
