@@ -1,0 +1,1 @@
+"""The remofile command line (``remofile`` and ``rmf``), built with click."""

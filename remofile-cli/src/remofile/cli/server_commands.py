@@ -1,0 +1,380 @@
+"""The server-related commands: run, start, stop, generate-token, generate-keys."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from remofile.cli.common import fail
+from remofile.cli.exit_codes import ExitStatus
+from remofile.cli.settings import PRIVATE_KEY_VARIABLE
+from remofile.core import generate_keys, generate_token
+from remofile.core.credentials import public_key_of, validate_key, validate_token
+from remofile.core.limits import (
+    DEFAULT_CHUNK_SIZE_RANGE_BYTES,
+    DEFAULT_FILE_SIZE_LIMIT_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_SESSION_TIMEOUT_MS,
+)
+from remofile.server import Server
+
+#: Where `start` and `stop` keep the daemon's process id when --pidfile is not given.
+DEFAULT_PIDFILE = "daemon.pid"
+
+#: How long `stop` waits for the daemon to exit after asking it to.
+STOP_TIMEOUT_S = 15.0
+
+#: The address `run` and `start` listen on by default: this machine only.
+DEFAULT_ADDRESS = "127.0.0.1"
+
+
+def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--address",
+            default=DEFAULT_ADDRESS,
+            show_default=True,
+            help="IP address to listen on; 0.0.0.0 (or ::) listens on every interface.",
+        ),
+        click.option(
+            "--file-size-limit",
+            type=click.IntRange(min=1),
+            default=DEFAULT_FILE_SIZE_LIMIT_BYTES,
+            show_default=True,
+            help="Refuse to transfer files larger than this many bytes.",
+        ),
+        click.option(
+            "--min-chunk-size",
+            type=click.IntRange(min=1),
+            default=DEFAULT_CHUNK_SIZE_RANGE_BYTES[0],
+            show_default=True,
+            help="Refuse transfers whose chunks are smaller than this many bytes.",
+        ),
+        click.option(
+            "--max-chunk-size",
+            type=click.IntRange(min=1),
+            default=DEFAULT_CHUNK_SIZE_RANGE_BYTES[1],
+            show_default=True,
+            help="Refuse transfers whose chunks are larger than this many bytes.",
+        ),
+        click.option(
+            "--session-timeout",
+            type=click.IntRange(min=1),
+            default=DEFAULT_SESSION_TIMEOUT_MS,
+            show_default=True,
+            help="Milliseconds of silence after which a client loses the server.",
+        ),
+        click.option(
+            "--private-key",
+            envvar=PRIVATE_KEY_VARIABLE,
+            help=f"CURVE private key to encrypt all traffic (or set {PRIVATE_KEY_VARIABLE}); "
+            "see generate-keys.",
+        ),
+        click.option(
+            "-v", "--verbose", count=True, help="Log requests (-v: operations, -vv: every request)."
+        ),
+        click.argument("token", required=False),
+        click.argument("port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, required=False),
+        click.argument("directory", type=click.Path(exists=True, file_okay=False)),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+def _build_server(
+    directory: str,
+    token: str | None,
+    file_size_limit: int,
+    min_chunk_size: int,
+    max_chunk_size: int,
+    session_timeout: int,
+    private_key: str | None,
+) -> tuple[Server, str, bool]:
+    """The server the options describe, its token, and whether the token was generated."""
+    generated = token is None
+    token = generate_token() if token is None else token
+    if max_chunk_size < min_chunk_size:
+        fail("--max-chunk-size must not be below --min-chunk-size", ExitStatus.USAGE)
+    try:
+        validate_token(token)
+        if private_key is not None:
+            validate_key(private_key)
+        server = Server(
+            directory,
+            token,
+            private_key,
+            file_size_limit=file_size_limit,
+            chunk_size_range=(min_chunk_size, max_chunk_size),
+            session_timeout_ms=session_timeout,
+        )
+    except (ValueError, NotADirectoryError) as error:
+        fail(str(error), ExitStatus.USAGE)
+        raise
+    return server, token, generated
+
+
+def _client_settings_text(address: str, port: int, token: str, private_key: str | None) -> str:
+    host = "127.0.0.1" if address in ("0.0.0.0", "*") else "::1" if address == "::" else address
+    lines = [
+        f"export REMOFILE_HOSTNAME={host}",
+        f"export REMOFILE_PORT={port}",
+        f"export REMOFILE_TOKEN={token}",
+    ]
+    if private_key is not None:
+        lines.append(f"export REMOFILE_PUBLIC_KEY='{public_key_of(private_key)}'")
+    return "\n".join(lines)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+
+
+def _check_port_free(address: str, port: int) -> None:
+    """Fail now, while the error can still be shown, if the port is taken."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    bind_address = "" if address in ("0.0.0.0", "*") else address
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind_address, port))
+        except OSError as error:
+            fail(f"cannot listen on {address}:{port}: {error.strerror}", ExitStatus.FAILURE)
+
+
+def _serve_until_signalled(server: Server, port: int, address: str) -> None:
+    """Run the server; SIGINT and SIGTERM stop it cleanly (transfers are interrupted)."""
+
+    def stop(_signal: int, _frame: object) -> None:
+        with contextlib.suppress(RuntimeError):
+            server.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.run(port, None if address == "*" else address)
+    except RuntimeError as error:
+        fail(str(error), ExitStatus.FAILURE)
+
+
+@click.command("run")
+@_server_options
+def run_command(
+    directory: str,
+    port: int,
+    token: str | None,
+    address: str,
+    file_size_limit: int,
+    min_chunk_size: int,
+    max_chunk_size: int,
+    session_timeout: int,
+    private_key: str | None,
+    verbose: int,
+) -> None:
+    """Serve DIRECTORY in the foreground until interrupted (Ctrl-C).
+
+    DIRECTORY must exist; it is jailed: clients see it as / and nothing outside it.
+    PORT is 6768 by default. When no TOKEN is given, one is generated. The command
+    prints the settings a client needs, ready to paste into a shell.
+    """
+    _configure_logging(verbose)
+    server, token, generated = _build_server(
+        directory,
+        token,
+        file_size_limit,
+        min_chunk_size,
+        max_chunk_size,
+        session_timeout,
+        private_key,
+    )
+    _check_port_free(address, port)
+    if generated:
+        click.echo(f"Generated token: {token}")
+    click.echo(f"Serving {server.root_directory} on {address}:{port}. Client settings:")
+    click.echo(_client_settings_text(address, port, token, private_key))
+    sys.stdout.flush()
+    _serve_until_signalled(server, port, address)
+    click.echo("Server stopped.", err=True)
+
+
+def _read_pid(pidfile: str) -> int | None:
+    try:
+        with open(pidfile, encoding="ascii") as handle:
+            return int(handle.read().strip() or "0") or None
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _looks_like_remofile(pid: int) -> bool:
+    """Whether the process is a remofile server, so a recycled pid is never signalled."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command_line = handle.read()
+    except OSError:
+        return True  # no /proc: trust the live process the pidfile names
+    return b"remofile" in command_line or b"rmf" in command_line
+
+
+@click.command("start")
+@click.option(
+    "--pidfile",
+    type=click.Path(dir_okay=False),
+    default=DEFAULT_PIDFILE,
+    show_default=True,
+    help="Where to write the daemon's process id; stop reads it.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False),
+    help="Append the daemon's log to this file (nothing is logged without it).",
+)
+@_server_options
+def start_command(
+    directory: str,
+    port: int,
+    token: str | None,
+    pidfile: str,
+    log_file: str | None,
+    address: str,
+    file_size_limit: int,
+    min_chunk_size: int,
+    max_chunk_size: int,
+    session_timeout: int,
+    private_key: str | None,
+    verbose: int,
+) -> None:
+    """Serve DIRECTORY in the background, as a daemon; stop it with 'remofile stop'.
+
+    Takes the same arguments as 'run', plus the location of the pidfile (daemon.pid in
+    the current directory by default). The settings a client needs are printed before
+    the server detaches from the terminal.
+    """
+    import daemon
+    import daemon.pidfile
+
+    pidfile = os.path.abspath(pidfile)
+    existing = _read_pid(pidfile)
+    if existing is not None and _is_alive(existing) and _looks_like_remofile(existing):
+        fail(f"a server is already running with pid {existing} ({pidfile})", ExitStatus.FAILURE)
+    if existing is not None or os.path.exists(pidfile):
+        click.echo(f"remofile: removing stale pidfile {pidfile}", err=True)
+        os.unlink(pidfile)
+    server, token, generated = _build_server(
+        directory,
+        token,
+        file_size_limit,
+        min_chunk_size,
+        max_chunk_size,
+        session_timeout,
+        private_key,
+    )
+    _check_port_free(address, port)
+    if generated:
+        click.echo(f"Generated token: {token}")
+    click.echo(
+        f"Serving {server.root_directory} on {address}:{port} in the background. Client settings:"
+    )
+    click.echo(_client_settings_text(address, port, token, private_key))
+    sys.stdout.flush()
+    log = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115
+    context = daemon.DaemonContext(
+        working_directory=os.getcwd(),
+        umask=0o022,
+        pidfile=daemon.pidfile.TimeoutPIDLockFile(pidfile, acquire_timeout=5),
+        stdout=log,
+        stderr=log,
+        signal_map={signal.SIGTERM: None, signal.SIGHUP: None},
+    )
+    with context:
+        if log is not None:
+            _configure_logging(max(verbose, 1))
+        _serve_until_signalled(server, port, address)
+
+
+@click.command("stop")
+@click.option(
+    "--pidfile",
+    type=click.Path(dir_okay=False),
+    default=DEFAULT_PIDFILE,
+    show_default=True,
+    help="The pidfile written by 'remofile start'.",
+)
+def stop_command(pidfile: str) -> None:
+    """Stop a server started with 'remofile start', and wait until it has exited.
+
+    A pidfile whose process no longer runs (or is not a remofile server) is reported
+    as stale and removed; nothing is signalled then.
+    """
+    pid = _read_pid(pidfile)
+    if pid is None:
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+            fail(f"stale pidfile {pidfile}: it holds no process id; removed", ExitStatus.NOT_FOUND)
+        fail(f"no pidfile at {pidfile}: is a server running from here?", ExitStatus.NOT_FOUND)
+        return
+    if not _is_alive(pid) or not _looks_like_remofile(pid):
+        os.unlink(pidfile)
+        fail(
+            f"stale pidfile {pidfile}: no remofile server runs with pid {pid}; removed",
+            ExitStatus.NOT_FOUND,
+        )
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _is_alive(pid):
+        fail(f"server {pid} did not stop within {STOP_TIMEOUT_S:.0f} s", ExitStatus.FAILURE)
+    # The daemon removes its pidfile on exit; remove it if it could not.
+    try:
+        os.unlink(pidfile)
+    except OSError as error:
+        if error.errno != errno.ENOENT:
+            raise
+    click.echo(f"Server {pid} stopped.")
+
+
+@click.command("generate-token")
+def generate_token_command() -> None:
+    """Print a new random token (128 bits) for a server and its clients."""
+    click.echo(generate_token())
+
+
+@click.command("generate-keys")
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
+def generate_keys_command(as_json: bool) -> None:
+    """Print a new pair of CURVE keys to encrypt the communication.
+
+    Keep the private key secret and give it to the server (--private-key or
+    REMOFILE_PRIVATE_KEY); give the public key to its clients (REMOFILE_PUBLIC_KEY).
+    """
+    public_key, private_key = generate_keys()
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"public_key": public_key, "private_key": private_key}))
+        return
+    click.echo(f"public key: {public_key}")
+    click.echo(f"private key: {private_key}")
