@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import io
 import math
 import os
 import zlib
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 from remofile.client.connection import Connection
 from remofile.client.errors import exception_for
 from remofile.client.pipeline import Channel, Outgoing, run_pipeline
+from remofile.client.remote_file import RemoteWriter, open_remote
 from remofile.core.credentials import validate_key, validate_token
 from remofile.core.exceptions import (
     CorruptedResponse,
@@ -340,11 +342,18 @@ class Client(Channel):
         try:
             run_pipeline(self, requests, window, timeout)
         except BaseException:
-            # Answers may still be in flight and the server may be mid-transfer: drop
-            # the socket, and reopen our session before the next request (back to IDLE).
-            self._connection.reset()
-            self._needs_reset = True
+            self._abandon()
             raise
+
+    def _abandon(self) -> None:
+        """Forget an exchange that failed half-way.
+
+        Answers may still be in flight and the server may be mid-transfer: drop the
+        socket, and reopen our session before the next request, which brings the
+        server back to IDLE (SPEC.md section 3.2).
+        """
+        self._connection.reset()
+        self._needs_reset = True
 
     # -- listing and creating (SPEC 4.6 to 4.8) -------------------------------
 
@@ -820,9 +829,31 @@ class Client(Channel):
                 if response.reason not in (pb.REASON_ENTRIES_REMOVED, pb.REASON_FILE_REMOVED):
                     raise self._failure("continue_removal", response)
         except BaseException:
-            self._connection.reset()
-            self._needs_reset = True
+            self._abandon()
             raise
+
+    # -- direct remote file I/O -------------------------------------------------
+
+    def open(
+        self,
+        path: str | os.PathLike[str],
+        mode: str = "rb",
+        chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
+        timeout: int | None = None,
+    ) -> io.BufferedReader | RemoteWriter:
+        """Open a remote file as a binary file object.
+
+        ``'rb'`` streams the file from the server, reading ahead a window of chunks, and
+        supports ``seek()``. ``'wb'`` (replace) and ``'xb'`` (must not exist) collect
+        what is written and upload it on ``close()``, so the remote file appears whole
+        or not at all. While a file is open for reading the server is busy with it: use
+        no other method of this client until it is closed.
+
+        :raises ValueError: if the path is not absolute or the mode is not supported.
+        :raises SourceNotFound: if a file opened for reading does not exist.
+        :raises FileExistsError: for ``'xb'`` if the file exists.
+        """
+        return open_remote(self, os.fspath(path), mode, chunk_size, timeout)
 
 
 def _inflate(data: Frame, expected: int) -> bytes:

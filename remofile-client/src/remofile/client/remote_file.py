@@ -1,0 +1,220 @@
+"""Remote files opened from code: ``with client.open('/logs/today.txt') as f: f.read()``.
+
+Reading streams the file through the DOWNLOAD state, a window of chunks ahead of the
+reader; seeking starts a new download at the new offset (SPEC.md section 4.10.1 lets a
+download begin anywhere). Writing collects the data in a local spooled temporary file
+and uploads it when the file is closed, because an upload states its size first; the
+remote file appears whole, or not at all, when ``close()`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from remofile.core.exceptions import CorruptedResponse, SourceNotFound
+from remofile.core.paths import join_remote_path, split_remote_path
+from remofile.v1 import remofile_pb2 as pb
+
+if TYPE_CHECKING:
+    from remofile.client.client import Client
+
+#: Data a written remote file keeps in memory before spilling to a temporary file.
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+class RemoteReader(io.RawIOBase):
+    """The raw reading side of a remote file; wrap it in io.BufferedReader."""
+
+    def __init__(self, client: Client, path: str, chunk_size: int, timeout: int | None) -> None:
+        super().__init__()
+        self._client = client
+        self._path = join_remote_path(split_remote_path(path))
+        self._chunk_size = chunk_size
+        self._timeout = timeout
+        self._position = 0
+        self._size = 0
+        self._requested_until = 0  # file offset up to which chunks are asked for
+        self._in_flight = 0
+        self._pending: deque[memoryview] = deque()
+        self._active = False
+        self._start(0)
+
+    # -- the transfer -------------------------------------------------------
+
+    def _start(self, offset: int) -> None:
+        self._stop()
+        request = pb.DownloadFile(path=self._path, chunk_size=self._chunk_size, offset=offset)
+        response = self._client._call(
+            "download_file", request, self._timeout, pb.REASON_TRANSFER_ACCEPTED
+        )
+        self._size = response.transfer_accepted.file_size
+        self._position = offset
+        self._requested_until = offset
+        self._active = True
+        self._pending.clear()
+
+    def _stop(self) -> None:
+        """Leave the DOWNLOAD state: drain answers in flight, then cancel if unfinished."""
+        if not self._active:
+            return
+        try:
+            while self._in_flight:
+                self._client.receive_response(self._timeout)
+                self._in_flight -= 1
+            self._client._call(
+                "cancel_transfer",
+                pb.CancelTransfer(),
+                self._timeout,
+                pb.REASON_TRANSFER_CANCELLED,
+            )
+        except Exception:
+            self._client._abandon()
+        finally:
+            self._active = False
+            self._in_flight = 0
+
+    def _fill(self) -> None:
+        """Keep a window of chunk requests in flight, and take the oldest answer."""
+        window = self._client.window
+        while self._in_flight < window and self._requested_until < self._size:
+            self._client.send_request("receive_chunk", pb.ReceiveChunk(), None)
+            self._in_flight += 1
+            self._requested_until += min(self._chunk_size, self._size - self._requested_until)
+        response, data = self._client.receive_response(self._timeout)
+        self._in_flight -= 1
+        if response.reason not in (pb.REASON_CHUNK_SENT, pb.REASON_TRANSFER_COMPLETED):
+            raise self._client._failure("receive_chunk", response)
+        if data is None:
+            raise CorruptedResponse("chunk without data")
+        if response.reason == pb.REASON_TRANSFER_COMPLETED:
+            self._active = False
+        self._pending.append(memoryview(data))
+
+    # -- RawIOBase ----------------------------------------------------------
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        if self._position >= self._size or not target.nbytes:
+            return 0
+        if not self._pending:
+            if not self._active:
+                self._start(self._position)
+            self._fill()
+        chunk = self._pending[0]
+        count = min(chunk.nbytes, target.nbytes)
+        target[:count] = chunk[:count]
+        if count == chunk.nbytes:
+            self._pending.popleft()
+        else:
+            self._pending[0] = chunk[count:]
+        self._position += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        target = base + offset
+        if target < 0:
+            raise ValueError("negative seek position")
+        if target != self._position:
+            self._stop()
+            self._pending.clear()
+            self._position = min(target, self._size)
+        return target
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop()
+        super().close()
+
+
+class RemoteWriter(io.BufferedIOBase):
+    """The writing side of a remote file: uploaded, complete, when closed."""
+
+    def __init__(
+        self, client: Client, path: str, exclusive: bool, chunk_size: int, timeout: int | None
+    ) -> None:
+        super().__init__()
+        components = split_remote_path(path)
+        if not components:
+            raise IsADirectoryError("the root directory cannot be written as a file")
+        self._client = client
+        self._path = join_remote_path(components)
+        self._directory = join_remote_path(components[:-1])
+        self._name = components[-1]
+        self._exclusive = exclusive
+        self._chunk_size = chunk_size
+        self._timeout = timeout
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+        listing = client.list_files(self._directory, timeout)
+        existing = listing.get(self._name)
+        if existing is not None and (exclusive or existing.is_directory):
+            raise FileExistsError(f"already exists: {self._path}")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed remote file")
+        return self._spool.write(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._upload()
+        finally:
+            self._spool.close()
+            super().close()
+
+    def _upload(self) -> None:
+        self._spool.flush()
+        with tempfile.NamedTemporaryFile(prefix="remofile-", delete=False) as staged:
+            self._spool.seek(0)
+            while block := self._spool.read(1 << 20):
+                staged.write(block)
+        try:
+            if not self._exclusive:
+                with contextlib.suppress(FileNotFoundError):
+                    self._client.delete_file(self._path, self._timeout)
+            self._client.upload_file(
+                staged.name,
+                self._directory,
+                name=self._name,
+                chunk_size=self._chunk_size,
+                timeout=self._timeout,
+            )
+        finally:
+            os.unlink(staged.name)
+
+
+def open_remote(
+    client: Client, path: str, mode: str, chunk_size: int, timeout: int | None
+) -> io.BufferedReader | RemoteWriter:
+    """Open a remote file in binary mode ('rb', 'wb' or 'xb')."""
+    if mode in ("r", "rb"):
+        try:
+            raw = RemoteReader(client, path, chunk_size, timeout)
+        except IsADirectoryError as error:
+            raise SourceNotFound(f"not a file: {path}") from error
+        return io.BufferedReader(raw, buffer_size=chunk_size)
+    if mode in ("w", "wb", "x", "xb"):
+        return RemoteWriter(client, path, mode.startswith("x"), chunk_size, timeout)
+    raise ValueError(f"unsupported mode {mode!r}: use 'rb', 'wb' or 'xb'")
+
+
+__all__ = ["RemoteReader", "RemoteWriter", "open_remote"]
