@@ -187,9 +187,9 @@ class _Download:
     def _complete(self, digest: pb.Digest) -> None:
         if self.next_offset != self.file_size:
             raise CorruptedResponse("transfer completed before the end of the file")
-        if digest.algorithm == pb.DIGEST_ALGORITHM_SHA256 and not hmac.compare_digest(
-            digest.value, self.digest.digest()
-        ):
+        if digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
+            raise CorruptedResponse("the last chunk of a download carries no SHA-256 digest")
+        if not hmac.compare_digest(digest.value, self.digest.digest()):
             os.ftruncate(self._fd, 0)
             raise DigestMismatchError(f"{self.job.name}: the file received is corrupted")
         os.close(self._fd)
@@ -862,6 +862,6 @@ def _inflate(data: Frame, expected: int) -> bytes:
         out = inflater.decompress(data, expected + 1)
     except zlib.error as error:
         raise CorruptedResponse("chunk is not valid zlib data", str(error)) from error
-    if len(out) != expected or not inflater.eof:
+    if len(out) != expected or not inflater.eof or inflater.unused_data:
         raise CorruptedResponse(f"compressed chunk does not inflate to {expected} bytes")
     return out

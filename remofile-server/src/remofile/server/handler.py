@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remofile.core.framing import Frame
-from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES
+from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES, max_message_bytes
 from remofile.core.names import is_file_name_valid
 from remofile.core.paths import RemotePathError, split_remote_path
 from remofile.core.transitions import (
@@ -31,6 +31,12 @@ from remofile.server.storage import FileReader, Removal, Storage, UploadTarget
 from remofile.v1 import remofile_pb2 as pb
 
 logger = logging.getLogger("remofile.server")
+
+#: Bytes of a listing entry besides its name: field tags, lengths and varints, at most.
+LIST_ENTRY_OVERHEAD_BYTES = 32
+
+#: Room kept in a listing response for everything but the entries.
+LIST_MESSAGE_SLACK_BYTES = 1024
 
 #: Compressions this server decodes and encodes.
 SUPPORTED_COMPRESSIONS = (pb.COMPRESSION_NONE, pb.COMPRESSION_ZLIB)
@@ -51,6 +57,15 @@ class BadRequest(Exception):
     """The request breaks the protocol: answered ERROR BAD_REQUEST."""
 
 
+class NameTakenError(Exception):
+    """An upload's name was taken by someone else before it could be placed: the file is
+    not replaced, and the upload fails with ERROR UNKNOWN_ERROR (SPEC.md section 4.9.2)."""
+
+
+#: Length of a SHA-256 digest (SPEC.md section 7.2).
+SHA256_BYTES = 32
+
+
 #: How exceptions raised while doing the work become reasons; first match wins.
 REASON_OF_EXCEPTION: tuple[tuple[type[BaseException], pb.Reason.ValueType], ...] = (
     (BadRequest, pb.REASON_BAD_REQUEST),
@@ -69,8 +84,13 @@ class Limits:
     file_size_limit: int
     min_chunk_size: int
     max_chunk_size: int
-    #: fsync an upload before it becomes visible.
+    #: fsync an upload (and its directory) before it becomes visible. Only turn it off
+    #: where durability does not matter (a scratch file system, a benchmark).
     sync_writes: bool = True
+
+    @property
+    def max_message_size(self) -> int:
+        return max_message_bytes(self.max_chunk_size)
 
 
 @dataclass
@@ -95,7 +115,7 @@ def _inflate(data: Frame, expected: int) -> bytes:
         out = inflater.decompress(data, expected + 1)
     except zlib.error as error:
         raise BadRequest(f"chunk is not valid zlib data: {error}") from error
-    if len(out) != expected or not inflater.eof or inflater.unconsumed_tail:
+    if len(out) != expected or not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
         raise BadRequest(f"compressed chunk does not inflate to exactly {expected} bytes")
     return out
 
@@ -248,10 +268,15 @@ class RequestHandler:
         if request.start_after:
             entries = [entry for entry in entries if entry.name > request.start_after]
         limit = min(request.limit or MAX_LIST_ENTRIES, MAX_LIST_ENTRIES)
-        page = entries[:limit]
-        file_list = pb.FileList(truncated=len(entries) > limit)
+        file_list = pb.FileList()
         add = file_list.entries.add
-        for entry in page:
+        budget = self.limits.max_message_size - LIST_MESSAGE_SLACK_BYTES
+        for count, entry in enumerate(entries):
+            # An entry costs its name and at most ~32 bytes of fields and tags.
+            budget -= len(entry.name.encode("utf-8")) + LIST_ENTRY_OVERHEAD_BYTES
+            if count == limit or budget < 0:
+                file_list.truncated = True
+                break
             add(
                 name=entry.name,
                 is_directory=entry.is_directory,
@@ -279,6 +304,7 @@ class RequestHandler:
     def _upload_file(self, request: pb.UploadFile, _data: Frame | None) -> _Result:
         directory = split_remote_path(request.directory)
         self._check_name(request.name)
+        self.storage.check_new_entry(directory, request.name)
         self._check_file_size(request.file_size)
         self._check_chunk_size(request.chunk_size)
         compression = self._compression(request.compression)
@@ -316,6 +342,14 @@ class RequestHandler:
         if request.offset != upload.next_offset:
             raise BadRequest(f"chunk offset {request.offset}, expected {upload.next_offset}")
         expected = min(upload.chunk_size, upload.file_size - upload.next_offset)
+        is_last = upload.next_offset + expected == upload.file_size
+        if request.HasField("digest"):
+            if not is_last:
+                raise BadRequest("only the last chunk may carry a digest")
+            if request.digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
+                raise BadRequest("unsupported digest algorithm")
+            if len(request.digest.value) != SHA256_BYTES:
+                raise BadRequest(f"a SHA-256 digest is {SHA256_BYTES} bytes")
         payload: Frame = (
             _inflate(data, expected) if upload.compression == pb.COMPRESSION_ZLIB else data
         )
@@ -326,16 +360,21 @@ class RequestHandler:
         upload.digest.update(view)
         upload.next_offset += expected
         chunk = pb.ChunkInfo(offset=request.offset)
-        if upload.next_offset < upload.file_size:
+        if not is_last:
             return pb.REASON_CHUNK_ACCEPTED, {"chunk": chunk}, None
-        if request.HasField("digest"):
-            if request.digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
-                raise BadRequest("unsupported digest algorithm")
-            if not hmac.compare_digest(request.digest.value, upload.digest.digest()):
-                upload.target.abandon(keep_for_resume=False)
-                self._upload = None
-                raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
-        upload.target.commit()
+        if request.HasField("digest") and not hmac.compare_digest(
+            request.digest.value, upload.digest.digest()
+        ):
+            upload.target.abandon(keep_for_resume=False)
+            self._upload = None
+            raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
+        try:
+            upload.target.commit()
+        except FileExistsError:
+            self._upload = None
+            raise NameTakenError(
+                "the name was taken by another process during the upload"
+            ) from None
         self._upload = None
         logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
         return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
@@ -344,8 +383,6 @@ class RequestHandler:
 
     def _download_file(self, request: pb.DownloadFile, _data: Frame | None) -> _Result:
         path = split_remote_path(request.path)
-        self._check_chunk_size(request.chunk_size)
-        compression = self._compression(request.compression)
         info = self.storage.file_info(path)
         self._check_file_size(info.size)
         if request.offset > info.size:
@@ -353,6 +390,8 @@ class RequestHandler:
                 pb.REASON_INCORRECT_FILE_SIZE,
                 f"offset {request.offset} is past the end of the file ({info.size} bytes)",
             )
+        self._check_chunk_size(request.chunk_size)
+        compression = self._compression(request.compression)
         reader = self.storage.open_file(path)
         digest = hashlib.sha256()
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import glob
 import hashlib
 import os
 import secrets
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from remofile.core.limits import RESERVED_NAME_PREFIX
+from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
 
 #: The staging area under the root: partial uploads and trees being removed.
@@ -98,6 +100,11 @@ class Storage(abc.ABC):
         """The entries of a directory (and its sub-directories when recursive)."""
 
     @abc.abstractmethod
+    def check_new_entry(self, directory: RemotePath, name: str) -> None:
+        """Check that ``name`` can be created in ``directory``: FileNotFoundError or
+        NotADirectoryError for the directory, FileExistsError if the name is taken."""
+
+    @abc.abstractmethod
     def create_file(self, directory: RemotePath, name: str) -> None:
         """Create an empty file; FileExistsError if the name is taken."""
 
@@ -134,6 +141,15 @@ class Storage(abc.ABC):
 
         :returns: True if more remain.
         """
+
+
+def _sync_directory(path: str) -> None:
+    """Make a new directory entry durable (the file's own data was synced before)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _is_inside(path: str, root: str) -> bool:
@@ -192,8 +208,10 @@ class _LocalUpload(UploadTarget):
                 os.unlink(self._staging_path)
                 raise FileExistsError(self._final_path) from None
             os.rename(self._staging_path, self._final_path)
-            return
-        os.unlink(self._staging_path)
+        else:
+            os.unlink(self._staging_path)
+        if self._sync:
+            _sync_directory(os.path.dirname(self._final_path))
 
     def abandon(self, keep_for_resume: bool) -> None:
         if self._fd >= 0:
@@ -310,6 +328,9 @@ class LocalStorage(Storage):
             raise NotADirectoryError(f"not a directory: /{'/'.join(path)}")
         return real
 
+    def check_new_entry(self, directory: RemotePath, name: str) -> None:
+        self._new_entry(directory, name)
+
     def _new_entry(self, directory: RemotePath, name: str) -> str:
         """The local path for a new entry ``name`` in ``directory``, checked free."""
         parent = self._directory(directory)
@@ -330,6 +351,8 @@ class LocalStorage(Storage):
         except OSError:
             return None  # vanished, or a dangling link: nothing to show
         is_directory = stat.S_ISDIR(info.st_mode)
+        if not is_directory and not stat.S_ISREG(info.st_mode):
+            return None  # FIFOs, sockets and devices cannot be transferred
         return EntryInfo(name, is_directory, 0 if is_directory else info.st_size, info.st_mtime_ns)
 
     def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
@@ -340,9 +363,7 @@ class LocalStorage(Storage):
             local, prefix = pending.pop()
             with os.scandir(local) as entries:
                 for entry in entries:
-                    if local == self.root and entry.name == STAGING_DIRECTORY_NAME:
-                        continue
-                    if not _is_listable_name(entry.name):
+                    if is_reserved_name(entry.name) or not _is_listable_name(entry.name):
                         continue
                     info = self._entry_info(entry, prefix + entry.name)
                     if info is None:
@@ -372,6 +393,10 @@ class LocalStorage(Storage):
         os.makedirs(self._uploads, exist_ok=True)
         key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
         staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
+        # One staged upload per destination: data staged for another size is stale.
+        for stale in glob.glob(os.path.join(glob.escape(self._uploads), f"{key}-*.part")):
+            if stale != staging_path:
+                os.unlink(stale)
         upload = _LocalUpload(staging_path, final_path, resume, sync)
         if upload.offset > file_size:
             upload.abandon(keep_for_resume=False)
@@ -381,8 +406,9 @@ class LocalStorage(Storage):
     def file_info(self, path: RemotePath) -> FileInfo:
         real = self._resolve(path)
         info = os.stat(real)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(f"is a directory: /{'/'.join(path)}")
+        if not stat.S_ISREG(info.st_mode):
+            # Directories, and FIFOs or devices, which could block the server on open.
+            raise IsADirectoryError(f"not a regular file: /{'/'.join(path)}")
         return FileInfo(info.st_size, info.st_mtime_ns)
 
     def open_file(self, path: RemotePath) -> FileReader:
@@ -397,7 +423,14 @@ class LocalStorage(Storage):
         local = os.path.join(parent, path[-1])
         if not os.path.lexists(local):
             raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
-        if os.path.islink(local) or not os.path.isdir(local):
+        if os.path.islink(local):
+            target = os.path.realpath(local)
+            if not os.path.exists(target) or not _is_inside(target, self.root):
+                # Invisible in listings: a link to nothing or to outside does not exist.
+                raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+            os.unlink(local)
+            return None
+        if not os.path.isdir(local):
             os.unlink(local)
             return None
         try:
