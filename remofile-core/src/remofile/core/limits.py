@@ -12,7 +12,7 @@ DEFAULT_PORT = 6768
 DEFAULT_FILE_SIZE_LIMIT_BYTES = 1 << 40
 
 #: Smallest and largest chunk, in bytes, a server accepts by default.
-DEFAULT_CHUNK_SIZE_RANGE_BYTES = (512, 16 * 1024 * 1024)
+DEFAULT_CHUNK_SIZE_RANGE_BYTES = (512, 8 * 1024 * 1024)
 
 #: The chunk size clients use when the caller does not choose one (measured, see README).
 DEFAULT_CHUNK_SIZE_BYTES = 1024 * 1024
@@ -21,7 +21,7 @@ DEFAULT_CHUNK_SIZE_BYTES = 1024 * 1024
 DEFAULT_WINDOW_CHUNKS = 8
 
 #: Most requests a server lets one client have in flight.
-MAX_REQUESTS_IN_FLIGHT = 64
+MAX_REQUESTS_IN_FLIGHT = 16
 
 #: Bytes a message may carry on top of its largest chunk (Request fields, paths, digests).
 MESSAGE_OVERHEAD_BYTES = 64 * 1024

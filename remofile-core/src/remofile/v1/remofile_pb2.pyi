@@ -38,7 +38,7 @@ class _ResponseTypeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._E
     """The client broke the protocol (BAD_REQUEST) or the server failed (UNKNOWN_ERROR)."""
 
 class ResponseType(_ResponseType, metaclass=_ResponseTypeEnumTypeWrapper):
-    """What a response says about its request (SPEC.md section 4.1)."""
+    """What a response says about its request (SPEC.md section 4.1.2)."""
 
 RESPONSE_TYPE_UNSPECIFIED: ResponseType.ValueType  # 0
 RESPONSE_TYPE_ACCEPTED: ResponseType.ValueType  # 1
@@ -89,7 +89,7 @@ class _ReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTyp
     REASON_UNKNOWN_ERROR: _Reason.ValueType  # 41
 
 class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper):
-    """Why a response is what it is (SPEC.md section 4.3). Every response carries one."""
+    """Why a response is what it is (SPEC.md section 4.1.3). Every response carries one."""
 
 REASON_UNSPECIFIED: Reason.ValueType  # 0
 REASON_FILES_LISTED: Reason.ValueType  # 1

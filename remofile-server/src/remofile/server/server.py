@@ -245,8 +245,10 @@ class Server:
             socket.curve_server = True
             socket.curve_secretkey = self._private_key.encode("ascii")
         socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes(self._chunk_size_range[1]))
-        socket.setsockopt(zmq.SNDHWM, MAX_REQUESTS_IN_FLIGHT * 2)
-        socket.setsockopt(zmq.RCVHWM, MAX_REQUESTS_IN_FLIGHT * 2)
+        # Queues hold at most a window of messages each way: with the largest chunks,
+        # that bounds what one peer can make the server hold in memory.
+        socket.setsockopt(zmq.SNDHWM, MAX_REQUESTS_IN_FLIGHT)
+        socket.setsockopt(zmq.RCVHWM, MAX_REQUESTS_IN_FLIGHT)
         socket.setsockopt(zmq.LINGER, 0)
 
     def _session_opened(self, session_id: bytes) -> pb.SessionOpened:
