@@ -8,6 +8,7 @@ import hmac
 import io
 import math
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -251,6 +252,8 @@ class Client(Channel):
         self._session_id = b""
         self._session: pb.SessionOpened | None = None
         self._needs_reset = False
+        #: When the last request was sent (time.monotonic()), to tell a silent session.
+        self._last_sent = 0.0
 
     @property
     def endpoint(self) -> str:
@@ -278,6 +281,7 @@ class Client(Channel):
         request = pb.Request(token=self._token, session_id=self._session_id)
         getattr(request, kind).CopyFrom(message)
         self._connection.send(request, data)
+        self._last_sent = time.monotonic()
 
     def receive_response(self, timeout_ms: int | None) -> tuple[pb.Response, Frame | None]:
         try:
@@ -295,8 +299,9 @@ class Client(Channel):
     # -- sessions -------------------------------------------------------------
 
     def _ensure_session(self, timeout: int | None) -> pb.SessionOpened:
-        """Open a session, or reopen ours to bring the server back to IDLE after a failure."""
-        if self._session is not None and not self._needs_reset:
+        """Open a session, or reopen ours to bring the server back to IDLE after a failure
+        or after a silence long enough for the server to have closed it."""
+        if self._session is not None and not self._needs_reset and not self._may_have_expired():
             return self._session
         response, _ = self._exchange(
             "hello", pb.Hello(protocol_version=PROTOCOL_VERSION, client_name=CLIENT_NAME), timeout
@@ -307,6 +312,18 @@ class Client(Channel):
             self._needs_reset = False
             return self._session
         raise self._failure("hello", response)
+
+    def _may_have_expired(self) -> bool:
+        """Whether we were silent for half the session timeout or more.
+
+        The server may then have closed the session, and a transfer would start with a
+        SESSION_EXPIRED that cannot be retried without replaying chunks: reopen first
+        (HELLO with our id simply replaces a session that is still live). Half leaves
+        room for the time requests spend on the way.
+        """
+        assert self._session is not None
+        timeout_ms = self._session.session_timeout_ms
+        return timeout_ms > 0 and (time.monotonic() - self._last_sent) * 2000 >= timeout_ms
 
     def server_info(self, timeout: int | None = None) -> pb.SessionOpened:
         """What the server announced when the session opened: limits and capabilities."""
