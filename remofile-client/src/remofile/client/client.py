@@ -31,6 +31,7 @@ from remofile.core.limits import (
     DEFAULT_CHUNK_SIZE_BYTES,
     DEFAULT_PORT,
     DEFAULT_WINDOW_CHUNKS,
+    MAX_NAME_BYTES,
     PROTOCOL_VERSION,
 )
 from remofile.core.names import is_file_name_valid
@@ -90,6 +91,18 @@ def _hash_prefix(fd: int, length: int) -> Any:
     return digest
 
 
+def _partial_name(name: str) -> str:
+    """The hidden name a download of ``name`` is written to until it is complete.
+
+    ``.<name>.remofile-partial``, or, when that would be longer than a file name may be,
+    a digest of the name in its place: the same for every attempt, so resuming works.
+    """
+    partial = f".{name}{PARTIAL_SUFFIX}"
+    if len(partial.encode("utf-8")) <= MAX_NAME_BYTES:
+        return partial
+    return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()}{PARTIAL_SUFFIX}"
+
+
 def _place(partial: str, final: str) -> None:
     """Move a complete download into place without ever replacing an existing file."""
     try:
@@ -135,7 +148,7 @@ class _Download:
         self.final = os.path.join(job.local_directory, job.name)
         if os.path.lexists(self.final):
             raise FileExistsError(f"already exists: {self.final}")
-        self.partial = os.path.join(job.local_directory, f".{job.name}{PARTIAL_SUFFIX}")
+        self.partial = os.path.join(job.local_directory, _partial_name(job.name))
         self._chunk_size = chunk_size
         self._process_chunk = process_chunk
         self._resume = resume
@@ -231,8 +244,8 @@ class Client(Channel):
     def __init__(
         self,
         hostname: str,
-        port: int | None = DEFAULT_PORT,
-        token: str = "",
+        port: int | None,
+        token: str,
         public_key: str | None = None,
         *,
         window: int = DEFAULT_WINDOW_CHUNKS,
