@@ -475,13 +475,18 @@ class Client(Channel):
         compress: bool,
     ) -> Iterator[Outgoing]:
         """The requests of a series of uploads (and the directories they go in)."""
+        top = True
         for job in jobs:
             if isinstance(job, tuple):
                 parent, name = job
+                # The first directory is the top of an upload_directory: a destination
+                # that is missing or not a directory is its DestinationNotFound.
+                kind = "upload_directory" if top else "make_directory"
+                top = False
                 yield Outgoing(
                     "make_directory",
                     pb.MakeDirectory(name=name, directory=join_remote_path(parent)),
-                    self._expect("make_directory", pb.REASON_DIRECTORY_CREATED),
+                    self._expect(kind, pb.REASON_DIRECTORY_CREATED),
                 )
                 continue
             yield from self._one_upload(job, chunk_size, process_chunk, resume, compress)

@@ -52,6 +52,10 @@ OPERATION_EXCEPTIONS: Mapping[str, Mapping[int, ExceptionFactory]] = {
         pb.REASON_FILE_NOT_FOUND: DestinationNotFound,
         pb.REASON_NOT_A_DIRECTORY: DestinationNotFound,
     },
+    "upload_directory": {
+        pb.REASON_FILE_NOT_FOUND: DestinationNotFound,
+        pb.REASON_NOT_A_DIRECTORY: DestinationNotFound,
+    },
     "download_file": {
         pb.REASON_FILE_NOT_FOUND: SourceNotFound,
         pb.REASON_NOT_A_FILE: SourceNotFound,
