@@ -736,8 +736,9 @@ class Client(Channel):
         chunk_size: int,
     ) -> tuple[RemotePath, str, str]:
         remote = split_remote_path(source)
-        if not remote:
-            raise SourceNotFound("the root directory is not a file")
+        if not remote and name is None:
+            # The root can be downloaded as a directory, but under a name given for it.
+            raise SourceNotFound("the root directory has no name of its own: pass name=")
         self._check_chunk_size(chunk_size)
         local = os.path.abspath(os.fspath(destination))
         if not os.path.isdir(local):
