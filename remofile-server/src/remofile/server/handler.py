@@ -452,7 +452,11 @@ class RequestHandler:
         path = split_remote_path(request.path)
         if not path:
             raise BadRequest("the root directory cannot be removed")
-        removal = self.storage.remove(path)
+        try:
+            removal = self.storage.remove(path)
+        except NotADirectoryError as error:
+            # An ancestor that is a file: the path names nothing (SPEC.md 4.11.1).
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}") from error
         if removal is None:
             logger.info("removed /%s", "/".join(path))
             return pb.REASON_FILE_REMOVED, {}, None
