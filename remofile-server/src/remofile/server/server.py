@@ -245,9 +245,13 @@ class Server:
             socket.curve_server = True
             socket.curve_secretkey = self._private_key.encode("ascii")
         socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes(self._chunk_size_range[1]))
-        # Queues hold at most a window of messages each way: with the largest chunks,
-        # that bounds what one peer can make the server hold in memory.
-        socket.setsockopt(zmq.SNDHWM, MAX_REQUESTS_IN_FLIGHT)
+        # Queues hold about a window of messages each way: with the largest chunks, that
+        # bounds what one peer can make the server hold in memory. ZeroMQ gives send
+        # credit back only every half queue (its low-water mark), and a ROUTER silently
+        # drops what it believes does not fit, so the send queue is twice a window plus
+        # one, and _send lets the socket take its credit back first: then a client that
+        # keeps to its window never loses a response (SPEC.md 6.4).
+        socket.setsockopt(zmq.SNDHWM, 2 * MAX_REQUESTS_IN_FLIGHT + 1)
         socket.setsockopt(zmq.RCVHWM, MAX_REQUESTS_IN_FLIGHT)
         socket.setsockopt(zmq.LINGER, 0)
 
@@ -416,6 +420,7 @@ class Server:
         if data is not None:
             frames.append(data)
         try:
+            socket.getsockopt(zmq.EVENTS)  # processes ZeroMQ's commands: returned credit
             socket.send_multipart(frames, zmq.NOBLOCK, copy=data is None or len(data) < 65536)
         except zmq.Again:
             logger.warning("dropped a response: the client is not reading (over its window)")
