@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -152,15 +153,47 @@ def _check_port_free(address: str, port: int) -> None:
             fail(f"cannot listen on {address}:{port}: {error.strerror}", ExitStatus.FAILURE)
 
 
-def _serve_until_signalled(server: Server, port: int, address: str) -> None:
-    """Run the server; SIGINT and SIGTERM stop it cleanly (transfers are interrupted)."""
+class _Stopper:
+    """Stops the server on SIGINT or SIGTERM, whenever the signal comes.
 
-    def stop(_signal: int, _frame: object) -> None:
-        with contextlib.suppress(RuntimeError):
-            server.terminate()
+    Python runs a signal handler only between bytecodes of the main thread, and that
+    thread may sit in the server's poll with no timeout when the signal arrived just
+    before it got there; before the server runs, terminate() refuses. So the handlers
+    only write a byte (as does the C handler, through the wakeup fd) and a thread waiting
+    for it stops the server as soon as it runs.
+    """
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+
+    @property
+    def files(self) -> list[socket.socket]:
+        """What a daemon must keep open across its detaching."""
+        return [self._reader, self._writer]
+
+    def handle(self, _signal: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\0")
+
+    def arm(self) -> None:
+        """In the serving process, from the main thread: catch the signals from now on."""
+        signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self.handle)
+        signal.signal(signal.SIGINT, self.handle)
+        threading.Thread(target=self._stop_when_signalled, daemon=True).start()
+
+    def _stop_when_signalled(self) -> None:
+        self._reader.recv(1)
+        while True:
+            if self._server.wait_until_ready(0.05):
+                with contextlib.suppress(RuntimeError):
+                    self._server.terminate()
+                    return
+
+
+def _serve(server: Server, port: int, address: str) -> None:
     try:
         server.run(port, None if address == "*" else address)
     except RuntimeError as error:
@@ -198,12 +231,13 @@ def run_command(
         private_key,
     )
     _check_port_free(address, port)
+    _Stopper(server).arm()
     if generated:
         click.echo(f"Generated token: {token}")
     click.echo(f"Serving {server.root_directory} on {address}:{port}. Client settings:")
     click.echo(_client_settings_text(address, port, token, private_key))
     sys.stdout.flush()
-    _serve_until_signalled(server, port, address)
+    _serve(server, port, address)
     click.echo("Server stopped.", err=True)
 
 
@@ -299,18 +333,26 @@ def start_command(
     click.echo(_client_settings_text(address, port, token, private_key))
     sys.stdout.flush()
     log = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115
+    stopper = _Stopper(server)
     context = daemon.DaemonContext(
         working_directory=os.getcwd(),
         umask=0o022,
         pidfile=daemon.pidfile.TimeoutPIDLockFile(pidfile, acquire_timeout=5),
         stdout=log,
         stderr=log,
-        signal_map={signal.SIGTERM: None, signal.SIGHUP: None},
+        files_preserve=stopper.files,
+        # Caught (not ignored) from before the pidfile is written, so stop is never lost.
+        signal_map={
+            signal.SIGTERM: stopper.handle,
+            signal.SIGINT: stopper.handle,
+            signal.SIGHUP: None,
+        },
     )
     with context:
+        stopper.arm()
         if log is not None:
             _configure_logging(max(verbose, 1))
-        _serve_until_signalled(server, port, address)
+        _serve(server, port, address)
 
 
 @click.command("stop")
