@@ -252,13 +252,19 @@ def _read_pid(pidfile: str) -> int | None:
 
 
 def _is_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (exited, not yet reaped by init) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True  # no /proc: trust the signal
+    return state not in ([b"Z"], [b"X"])
 
 
 def _looks_like_remofile(pid: int) -> bool:
