@@ -1,0 +1,397 @@
+"""Remofile's two sides, each in a process of its own, so that CPU and memory are per side.
+
+Run as ``python -m bench.remofile_side server`` or ``... client``: the first line of
+standard input is the configuration (JSON); the server then prints its endpoint and
+serves until a line (or end of file) comes; the client prints ``ready`` and then runs one
+JSON command per line, answering each with one JSON line with the time it took, measured
+from before the Client is made to after it is closed (connection and session included).
+
+With ``profile`` in the configuration, each side runs under cProfile (the server's loop
+thread; the client's operations) and writes the statistics where it was told.
+
+The parent side of both is :class:`ServerProcess` and :class:`ClientProcess`.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.model import Sample
+from bench.tools import Layout, Tool
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+#: How long a side may take to start and answer that it is ready.
+START_TIMEOUT_S = 60.0
+
+#: Small operations are timed after this long doing the same, untimed (the disk baseline
+#: too): the first file creations after a quiet spell cost several times more.
+WARMUP_SECONDS = 0.3
+WARMUP_LIMIT = 5000
+
+
+# -- the child processes ----------------------------------------------------------
+
+
+def _serve() -> int:
+    from remofile.server.server import Server
+
+    config = json.loads(sys.stdin.readline())
+    server = Server(
+        config["root"],
+        config["token"],
+        config.get("private_key"),
+        sync_writes=config.get("sync_writes", True),
+    )
+    profiler = cProfile.Profile() if config.get("profile") else None
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            if profiler is not None:
+                profiler.runcall(server.run, 0, "127.0.0.1")
+            else:
+                server.run(0, "127.0.0.1")
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=run, name="remofile-server")
+    thread.start()
+    if not server.wait_until_ready(START_TIMEOUT_S):
+        print(json.dumps({"error": repr(failures[0]) if failures else "not ready"}), flush=True)
+        return 1
+    print(json.dumps({"endpoint": server.endpoint}), flush=True)
+    sys.stdin.readline()  # any line, or the end of the pipe, stops the server
+    server.terminate()
+    thread.join(30)
+    if profiler is not None:
+        profiler.dump_stats(config["profile"])
+    print(json.dumps({"stopped": not thread.is_alive()}), flush=True)
+    return 0
+
+
+class _Worker:
+    """The client side: runs the commands of the benchmark, one at a time."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        from remofile.client import Client
+
+        self._client_class = Client
+        self._endpoint: str = config["endpoint"]
+        self._token: str = config["token"]
+        self._public_key: str | None = config.get("public_key")
+        self._profiler = cProfile.Profile() if config.get("profile") else None
+        self._held: Any = None
+
+    def _client(self) -> Any:
+        return self._client_class(self._endpoint, None, self._token, self._public_key)
+
+    def _timed(self, operation: str, *args: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        if self._profiler is not None:
+            self._profiler.enable()
+        try:
+            with self._client() as client:
+                outcome = getattr(client, operation)(*args)
+        finally:
+            if self._profiler is not None:
+                self._profiler.disable()
+        seconds = time.perf_counter() - started
+        count = len(outcome) if isinstance(outcome, dict) else None
+        return {"ok": True, "seconds": seconds, "count": count}
+
+    def _latency(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Time ``count`` small operations on one client, after a warm-up."""
+        kind: str = command["kind"]
+        directory: str = command["directory"]
+        count: int = command["count"]
+        latencies: list[float] = []
+        with self._client() as client:
+            client.server_info()
+            warm_until = time.monotonic() + WARMUP_SECONDS
+            for index in range(WARMUP_LIMIT):
+                self._small(client, kind, directory, f"warmup-{index}")
+                if time.monotonic() > warm_until:
+                    break
+            started = time.perf_counter()
+            for index in range(count):
+                before = time.perf_counter_ns()
+                self._small(client, kind, directory, f"file-{index}")
+                latencies.append((time.perf_counter_ns() - before) / 1e6)
+            seconds = time.perf_counter() - started
+        return {"ok": True, "seconds": seconds, "latencies_ms": latencies}
+
+    @staticmethod
+    def _small(client: Any, kind: str, directory: str, name: str) -> None:
+        if kind == "create_file":
+            client.create_file(name, directory)
+        else:
+            client.list_files(directory)
+
+    def handle(self, command: dict[str, Any]) -> dict[str, Any]:
+        op = command["op"]
+        if op in ("upload_file", "download_file", "upload_directory", "download_directory"):
+            return self._timed(op, command["source"], command["destination"])
+        if op == "list_files":
+            return self._timed(op, command["directory"])
+        if op == "latency":
+            return self._latency(command)
+        if op == "hold_session":
+            self._held = self._client()
+            self._held.list_files("/")
+            return {"ok": True}
+        if op == "release_session":
+            if self._held is not None:
+                self._held.close()
+                self._held = None
+            return {"ok": True}
+        if op == "dump_profile":
+            if self._profiler is not None:
+                self._profiler.dump_stats(command["path"])
+                self._profiler = cProfile.Profile()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {op!r}"}
+
+
+def _work() -> int:
+    worker = _Worker(json.loads(sys.stdin.readline()))
+    print(json.dumps({"ready": True}), flush=True)
+    while line := sys.stdin.readline():
+        command = json.loads(line)
+        if command.get("op") == "exit":
+            break
+        try:
+            reply = worker.handle(command)
+        except Exception as error:
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(reply), flush=True)
+    worker.handle({"op": "release_session"})
+    return 0
+
+
+# -- the parent side ----------------------------------------------------------------
+
+
+def _child_environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    paths = [str(REPOSITORY), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
+    return environment
+
+
+class _Side:
+    """A side's process, talked to with one JSON line each way."""
+
+    def __init__(self, role: str, config: dict[str, Any], log_path: str, cwd: str) -> None:
+        self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.remofile_side", role],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=cwd,
+            env=_child_environment(),
+        )
+        self._reader = procs.LineReader(self.process.stdout)  # type: ignore[arg-type]
+        self.send(config)
+        self.greeting = self.receive(START_TIMEOUT_S)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, message: dict[str, Any] | str) -> None:
+        assert self.process.stdin is not None
+        line = message if isinstance(message, str) else json.dumps(message)
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self._reader.read_line(timeout))
+        if "error" in answer:
+            raise RuntimeError(f"remofile side failed: {answer['error']}")
+        return answer
+
+    def stop(self, message: str, timeout: float = 30.0) -> None:
+        """Ask the process to finish (bounded), then make sure it has."""
+        try:
+            if self.process.poll() is None:
+                self.send(message)
+                self.receive(timeout)
+        except (OSError, EOFError, ValueError, RuntimeError, procs.Timeout):
+            pass
+        finally:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            procs.stop_process(self.process, 10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self._log.close()
+
+
+class ServerProcess(_Side):
+    """A Remofile server serving ``root`` on 127.0.0.1, on a port it picks."""
+
+    def __init__(
+        self,
+        root: str,
+        token: str,
+        private_key: str | None,
+        log_path: str,
+        profile_path: str | None = None,
+        sync_writes: bool = True,
+    ) -> None:
+        config = {
+            "root": root,
+            "token": token,
+            "private_key": private_key,
+            "profile": profile_path,
+            "sync_writes": sync_writes,
+        }
+        super().__init__("server", config, log_path, root)
+        self.endpoint: str = self.greeting["endpoint"]
+
+    def close(self) -> None:
+        self.stop("stop")
+
+
+class ClientProcess(_Side):
+    """A process that runs Remofile client operations when told to."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str,
+        public_key: str | None,
+        log_path: str,
+        cwd: str,
+        profile_path: str | None = None,
+    ) -> None:
+        config = {
+            "endpoint": endpoint,
+            "token": token,
+            "public_key": public_key,
+            "profile": profile_path,
+        }
+        super().__init__("client", config, log_path, cwd)
+
+    def call(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run one command; its answer (``ok`` true), or RuntimeError with its error."""
+        self.send(command)
+        answer = self.receive(timeout)
+        if not answer.get("ok"):
+            raise RuntimeError(answer.get("error", "failed"))
+        return answer
+
+    def close(self) -> None:
+        self.stop(json.dumps({"op": "exit"}), timeout=5.0)
+
+
+class RemofileTool(Tool):
+    """Remofile, server and client each in a process of its own, with or without CURVE."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        curve: bool,
+        profile_prefix: str | None = None,
+        sync_writes: bool = True,
+    ) -> None:
+        from remofile.core import generate_keys, generate_token
+
+        self.name = "remofile+curve" if curve else "remofile"
+        self._layout = layout
+        token = generate_token()
+        public_key, private_key = generate_keys() if curve else (None, None)
+        logs = os.path.join(layout.work, self.name)
+        self.server = ServerProcess(
+            layout.server,
+            token,
+            private_key,
+            logs + "-server.log",
+            profile_prefix + "-server.prof" if profile_prefix else None,
+            sync_writes,
+        )
+        try:
+            self.client = ClientProcess(
+                self.server.endpoint,
+                token,
+                public_key,
+                logs + "-client.log",
+                layout.client,
+                profile_prefix + "-client.prof" if profile_prefix else None,
+            )
+        except BaseException:
+            self.server.close()
+            raise
+
+    def _run(self, command: dict[str, Any], timeout: float) -> tuple[Sample, dict[str, Any]]:
+        with procs.measured(self.client.pid, self.server.pid) as usage:
+            answer = self.client.call(command, timeout)
+        (client_cpu, client_rss), (server_cpu, server_rss) = usage
+        sample = Sample(
+            answer["seconds"],
+            client_cpu,
+            server_cpu,
+            client_rss,
+            server_rss,
+            answer.get("latencies_ms"),
+        )
+        return sample, answer
+
+    def put_file(self, name: str, timeout: float) -> Sample:
+        source = os.path.join(self._layout.data, name)
+        return self._run({"op": "upload_file", "source": source, "destination": "/"}, timeout)[0]
+
+    def get_file(self, name: str, timeout: float) -> Sample:
+        command = {"op": "download_file", "source": f"/{name}", "destination": self._layout.client}
+        return self._run(command, timeout)[0]
+
+    def put_tree(self, name: str, timeout: float) -> Sample:
+        source = os.path.join(self._layout.data, name)
+        command = {"op": "upload_directory", "source": source, "destination": "/"}
+        return self._run(command, timeout)[0]
+
+    def get_tree(self, name: str, timeout: float) -> Sample:
+        command = {
+            "op": "download_directory",
+            "source": f"/{name}",
+            "destination": self._layout.client,
+        }
+        return self._run(command, timeout)[0]
+
+    def list_dir(self, name: str, entries: int, timeout: float) -> Sample:
+        sample, answer = self._run({"op": "list_files", "directory": f"/{name}"}, timeout)
+        if answer["count"] != entries:
+            raise RuntimeError(f"listed {answer['count']} entries, expected {entries}")
+        return sample
+
+    def latency(self, kind: str, directory: str, count: int, timeout: float) -> Sample:
+        command = {"op": "latency", "kind": kind, "directory": f"/{directory}", "count": count}
+        return self._run(command, timeout)[0]
+
+    def dump_client_profile(self, path: str) -> None:
+        self.client.call({"op": "dump_profile", "path": path}, 60)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self.server.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["server"]:
+        sys.exit(_serve())
+    if sys.argv[1:] == ["client"]:
+        sys.exit(_work())
+    sys.exit("usage: python -m bench.remofile_side server|client")

@@ -1,0 +1,665 @@
+"""`make bench`: Remofile against its peers, on the same data, on 127.0.0.1, in one run.
+
+Scenarios: a big file (1 GiB, 256 MiB with --quick) and a 64 MiB file up and down,
+2,000 files of 4 KiB in 20 directories up and down, the listing of a 10,000-entry
+directory, the latency of single small operations (create_file, list_files of a small
+directory), and the CPU of an idle server over 10 s.
+
+Tools: Remofile with and without CURVE (server and client each in a process of its own),
+raw pyzmq streaming (the limit), cp (the disk), and, when installed, OpenSSH sftp (default
+cipher and aes128-gcm@openssh.com), scp and rsync over ssh through a private sshd started
+here (``apt-get install openssh-server rsync``). Each run of a scenario runs every tool in
+turn, the order rotating between runs, so that a noisy machine hurts them alike.
+
+Prints a table, the ratios and the targets (PASS/FAIL); writes results.json, report.txt
+and benchmark.png (with matplotlib) under --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import os
+import platform
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import procs, report
+from bench.model import MIB, Idle, Kind, Results, Sample, Scenario
+from bench.peers import DiskTool, RawZmqTool, SshServer, ssh_tools
+from bench.remofile_side import ClientProcess, RemofileTool, ServerProcess
+from bench.tools import Layout, NotApplicable, Tool
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+GIB = 1 << 30
+MID_BYTES = 64 * MIB
+TREE_DIRECTORIES = 20
+TREE_FILES_PER_DIRECTORY = 100
+TREE_FILE_BYTES = 4096
+LIST_ENTRIES = 10_000
+SMALL_DIRECTORY_ENTRIES = 10
+IDLE_SECONDS = 10.0
+
+#: The OpenSSH peers, by name, in the order of the table.
+SSH_TOOL_NAMES = ["sftp", "sftp aes128-gcm", "scp", "rsync/ssh"]
+
+#: scp speaks SFTP since OpenSSH 9.0: timed on the 64 MiB file only.
+NOT_FOR_BIG = frozenset({"scp"})
+#: Small files and listings: the cipher hardly matters, and there is no raw stream.
+NOT_FOR_SMALL = frozenset({"scp", "sftp aes128-gcm", "zmq-raw", "zmq-raw+curve"})
+
+ALL_SCENARIOS = [
+    "big_up",
+    "big_down",
+    "mid_up",
+    "mid_down",
+    "tree_up",
+    "tree_down",
+    "list_10k",
+    "lat_create",
+    "lat_list",
+    "idle",
+]
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description="Compare Remofile with its peers on 127.0.0.1."
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a reduced run: 256 MiB instead of 1 GiB, fewer operations",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
+    parser.add_argument(
+        "--big-runs",
+        type=int,
+        default=None,
+        help="runs of the big-file scenarios (default 2, 1 with --runs 1)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=ALL_SCENARIOS,
+        metavar="SCENARIO",
+        help=f"run only this scenario (repeatable): {', '.join(ALL_SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--output",
+        default=str(REPOSITORY / "bench-results"),
+        help="where results.json, report.txt and benchmark.png go (default bench-results/)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, profile Remofile's client and server (cProfile) on the big file and "
+        "the 2,000 files, both ways; writes profile-*.txt under --output",
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="where the temporary directory goes (default: $TMPDIR)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=540.0,
+        help="seconds after which no further run starts (default 540)",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.runs < 1:
+        parser.error("--runs must be at least 1")
+    if arguments.big_runs is None:
+        arguments.big_runs = min(2, arguments.runs)
+    return arguments
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+def write_random_file(path: str, size: int) -> None:
+    block = 1 << 20
+    with open(path, "wb") as output:
+        remaining = size
+        while remaining:
+            chunk = os.urandom(min(block, remaining))
+            output.write(chunk)
+            remaining -= len(chunk)
+
+
+def make_tree(path: str) -> None:
+    for directory in range(TREE_DIRECTORIES):
+        folder = os.path.join(path, f"dir-{directory:02d}")
+        os.makedirs(folder)
+        for index in range(TREE_FILES_PER_DIRECTORY):
+            with open(os.path.join(folder, f"file-{index:03d}.bin"), "wb") as output:
+                output.write(os.urandom(TREE_FILE_BYTES))
+
+
+def link_tree(source: str, destination: str) -> None:
+    """A copy of a tree made of hard links: the same data, at no cost."""
+    for folder, _, files in os.walk(source):
+        target = os.path.join(destination, os.path.relpath(folder, source))
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            os.link(os.path.join(folder, name), os.path.join(target, name))
+
+
+def check_file(path: str, size: int) -> None:
+    actual = os.path.getsize(path)
+    if actual != size:
+        raise RuntimeError(f"{os.path.basename(path)} arrived with {actual} bytes, not {size}")
+
+
+def check_tree(path: str) -> None:
+    files = 0
+    for _, _, names in os.walk(path):
+        files += len(names)
+    expected = TREE_DIRECTORIES * TREE_FILES_PER_DIRECTORY
+    if files != expected:
+        raise RuntimeError(f"the tree arrived with {files} files, not {expected}")
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+# -- scenarios --------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """How to run one scenario: prepare once, one run of a tool, check and clean."""
+
+    key: str
+    title: str
+    kind: Kind
+    amount: int
+    runs: int
+    timeout: float
+    operation: Callable[[Tool, int], Sample]
+    #: Called with the run's index after every run (success or not).
+    after: Callable[[int], None] = lambda _run: None
+    prepare: Callable[[], None] = lambda: None
+    finish: Callable[[], None] = lambda: None
+    #: Tools left out of this scenario, to keep the whole run under 10 minutes.
+    exclude: frozenset[str] = frozenset()
+
+
+def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: int) -> list[Plan]:
+    big_label = f"{big_bytes // GIB} GiB" if big_bytes >= GIB else f"{big_bytes // MIB} MiB"
+    # Generous: 20 MiB/s would be a failure anyway.
+    big_timeout = max(60.0, big_bytes / (20 * MIB))
+    server, client, data = layout.server, layout.client, layout.data
+    tree_title = (
+        f"{TREE_DIRECTORIES * TREE_FILES_PER_DIRECTORY:,} x 4 KiB in {TREE_DIRECTORIES} dirs"
+    )
+    result: list[Plan] = []
+
+    def file_plans(
+        key: str,
+        name: str,
+        size: int,
+        label: str,
+        runs: int,
+        timeout: float,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        def upload(tool: Tool, _run: int) -> Sample:
+            sample = tool.put_file(name, timeout)
+            check_file(os.path.join(server, name), size)
+            return sample
+
+        def download(tool: Tool, _run: int) -> Sample:
+            sample = tool.get_file(name, timeout)
+            check_file(os.path.join(client, name), size)
+            return sample
+
+        result.append(
+            Plan(
+                f"{key}_up",
+                f"upload {label}",
+                "bytes",
+                size,
+                runs,
+                timeout,
+                upload,
+                after=lambda _run: remove(os.path.join(server, name)),
+                exclude=exclude,
+            )
+        )
+        result.append(
+            Plan(
+                f"{key}_down",
+                f"download {label}",
+                "bytes",
+                size,
+                runs,
+                timeout,
+                download,
+                after=lambda _run: remove(os.path.join(client, name)),
+                prepare=lambda: os.link(os.path.join(data, name), os.path.join(server, name)),
+                finish=lambda: remove(os.path.join(server, name)),
+                exclude=exclude,
+            )
+        )
+
+    file_plans("big", "big.bin", big_bytes, big_label, arguments.big_runs, big_timeout, NOT_FOR_BIG)
+    file_plans("mid", "mid.bin", MID_BYTES, "64 MiB", arguments.runs, 120.0)
+
+    def tree_up(tool: Tool, _run: int) -> Sample:
+        sample = tool.put_tree("tree", 300)
+        check_tree(os.path.join(server, "tree"))
+        return sample
+
+    def tree_down(tool: Tool, _run: int) -> Sample:
+        sample = tool.get_tree("tree", 300)
+        check_tree(os.path.join(client, "tree"))
+        return sample
+
+    files = TREE_DIRECTORIES * TREE_FILES_PER_DIRECTORY
+    result.append(
+        Plan(
+            "tree_up",
+            f"upload {tree_title}",
+            "files",
+            files,
+            arguments.runs,
+            300,
+            tree_up,
+            after=lambda _run: remove(os.path.join(server, "tree")),
+            exclude=NOT_FOR_SMALL,
+        )
+    )
+    result.append(
+        Plan(
+            "tree_down",
+            f"download {tree_title}",
+            "files",
+            files,
+            arguments.runs,
+            300,
+            tree_down,
+            after=lambda _run: remove(os.path.join(client, "tree")),
+            prepare=lambda: link_tree(os.path.join(data, "tree"), os.path.join(server, "tree")),
+            finish=lambda: remove(os.path.join(server, "tree")),
+            exclude=NOT_FOR_SMALL,
+        )
+    )
+
+    def make_listing() -> None:
+        folder = os.path.join(server, "list10k")
+        os.makedirs(folder)
+        for index in range(LIST_ENTRIES):
+            os.close(os.open(os.path.join(folder, f"entry-{index:05d}"), os.O_CREAT | os.O_WRONLY))
+
+    result.append(
+        Plan(
+            "list_10k",
+            f"list a {LIST_ENTRIES:,}-entry directory",
+            "list",
+            LIST_ENTRIES,
+            arguments.runs,
+            60,
+            lambda tool, _run: tool.list_dir("list10k", LIST_ENTRIES, 60),
+            prepare=make_listing,
+            finish=lambda: remove(os.path.join(server, "list10k")),
+            exclude=NOT_FOR_SMALL,
+        )
+    )
+
+    def create_latency(tool: Tool, run: int) -> Sample:
+        os.makedirs(os.path.join(server, f"latency-{run}"))
+        return tool.latency("create_file", f"latency-{run}", count, 120)
+
+    def make_small() -> None:
+        folder = os.path.join(server, "small")
+        os.makedirs(folder)
+        for index in range(SMALL_DIRECTORY_ENTRIES):
+            with open(os.path.join(folder, f"small-{index}"), "wb") as output:
+                output.write(os.urandom(TREE_FILE_BYTES))
+
+    result.append(
+        Plan(
+            "lat_create",
+            f"create_file latency ({count} ops per run)",
+            "latency",
+            count,
+            arguments.runs,
+            120,
+            create_latency,
+            after=lambda run: remove(os.path.join(server, f"latency-{run}")),
+        )
+    )
+    result.append(
+        Plan(
+            "lat_list",
+            f"list_files latency, {SMALL_DIRECTORY_ENTRIES}-entry dir ({count} ops per run)",
+            "latency",
+            count,
+            arguments.runs,
+            120,
+            lambda tool, _run: tool.latency("list_files", "small", count, 120),
+            prepare=make_small,
+            finish=lambda: remove(os.path.join(server, "small")),
+        )
+    )
+    return result
+
+
+def run_plan(
+    plan: Plan,
+    tools: list[Tool],
+    unavailable: dict[str, str],
+    deadline: float,
+    log: Callable[[str], None],
+) -> Scenario:
+    scenario = Scenario(plan.key, plan.title, plan.kind, plan.amount)
+    for name, reason in unavailable.items():
+        if name not in plan.exclude:
+            scenario.result(name).skipped = reason
+    tools = [tool for tool in tools if tool.name not in plan.exclude]
+    not_applicable: set[str] = set()
+    plan.prepare()
+    try:
+        for run in range(plan.runs):
+            if time.monotonic() > deadline:
+                log(f"  time budget reached: run {run + 1} of {plan.key} and later ones skipped")
+                break
+            shift = run % len(tools)
+            for tool in tools[shift:] + tools[:shift]:
+                if tool.name in not_applicable:
+                    continue
+                result = scenario.result(tool.name)
+                try:
+                    sample = plan.operation(tool, run)
+                except NotApplicable as reason:
+                    not_applicable.add(tool.name)
+                    result.skipped = f"n/a ({reason})"
+                    continue
+                except Exception as error:
+                    result.errors.append(f"{type(error).__name__}: {error}")
+                    log(f"  {plan.key} run {run + 1}: {tool.name} failed: {error}")
+                    continue
+                finally:
+                    plan.after(run)
+                result.samples.append(sample)
+                log(
+                    f"  {plan.key} run {run + 1}: {tool.name:<17} "
+                    f"{report._number(scenario.figure(sample))} {scenario.unit}"
+                )
+    finally:
+        plan.finish()
+    return scenario
+
+
+def measure_idle(tool: RemofileTool, layout: Layout) -> Idle:
+    """CPU of the benchmark's idle server, and of another with a quiet session open."""
+    from remofile.core import generate_token
+
+    token = generate_token()
+    server = ServerProcess(layout.server, token, None, os.path.join(layout.work, "idle-server.log"))
+    try:
+        client = ClientProcess(
+            server.endpoint,
+            token,
+            None,
+            os.path.join(layout.work, "idle-client.log"),
+            layout.client,
+        )
+        try:
+            client.call({"op": "hold_session"}, 30)
+            time.sleep(1.0)
+            pids = (tool.server.pid, server.pid, client.pid)
+            before = [procs.tree_cpu_seconds(pid) for pid in pids]
+            started = time.monotonic()
+            time.sleep(IDLE_SECONDS)
+            seconds = time.monotonic() - started
+            after = [procs.tree_cpu_seconds(pid) for pid in pids]
+            client.call({"op": "release_session"}, 30)
+        finally:
+            client.close()
+    finally:
+        server.close()
+    used = [later - earlier for earlier, later in zip(before, after, strict=True)]
+    return Idle(seconds, used[0], used[1], used[2])
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+def profile_summary(path: str, text_path: str, title: str, top: int = 12) -> list[str]:
+    """Write the statistics of a profile as text; the top functions by own time."""
+    buffer = io.StringIO()
+    stats = pstats.Stats(path, stream=buffer)
+    buffer.write(f"{title}\n\n== by own time ==\n")
+    stats.sort_stats("tottime").print_stats(30)
+    buffer.write("\n== by cumulative time ==\n")
+    stats.sort_stats("cumulative").print_stats(30)
+    with open(text_path, "w", encoding="utf-8") as output:
+        output.write(buffer.getvalue())
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values()) or 1.0
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    lines = [f"  {title}: {total:.2f} s profiled ({os.path.basename(text_path)})"]
+    for (file_name, line, function), (_, calls, own, cumulative, _) in ranked:
+        where = f"{os.path.basename(file_name)}:{line}" if line else file_name
+        lines.append(
+            f"    {own:7.3f} s {100 * own / total:5.1f}%  cum {cumulative:7.3f} s  "
+            f"{calls:>8} calls  {function} ({where})"
+        )
+    return lines
+
+
+def run_profiles(
+    selected: list[Plan], layout: Layout, output: str, log: Callable[[str], None]
+) -> list[str]:
+    lines = ["Profiles (cProfile; a separate pass, not part of the figures above):"]
+    for plan in selected:
+        if plan.key not in ("big_up", "big_down", "tree_up", "tree_down"):
+            continue
+        prefix = os.path.join(output, f"profile-{plan.key}")
+        tool = RemofileTool(layout, curve=False, profile_prefix=prefix)
+        plan.prepare()
+        try:
+            sample = plan.operation(tool, 0)
+            plan.after(0)
+            tool.dump_client_profile(prefix + "-client.prof")
+        finally:
+            tool.close()
+            plan.finish()
+        figure = Scenario(plan.key, plan.title, plan.kind, plan.amount).figure(sample)
+        log(f"  profiled {plan.key}: {report._number(figure)} under the profiler")
+        lines.append(f" {plan.title} ({report._number(figure)} under the profiler):")
+        for side in ("client", "server"):
+            lines.extend(
+                profile_summary(
+                    f"{prefix}-{side}.prof", f"{prefix}-{side}.txt", f"{side}, {plan.key}"
+                )
+            )
+    return lines
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        finished = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return (finished.stdout + finished.stderr).strip().splitlines()[0]
+
+
+def machine_facts(arguments: argparse.Namespace, big_bytes: int) -> dict[str, object]:
+    import google.protobuf
+    import zmq
+    from google.protobuf.internal import api_implementation
+
+    cpu_model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        cpu_model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+            "",
+        )
+    commit = _version(["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"])
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "protobuf": google.protobuf.__version__,
+        "protobuf_backend": api_implementation.Type(),
+        "openssh": _version(["ssh", "-V"]),
+        "rsync": _version(["rsync", "--version"]),
+        "git_commit": commit,
+        "quick": arguments.quick,
+        "runs": arguments.runs,
+        "big_runs": arguments.big_runs,
+        "big_bytes": big_bytes,
+        "load_average_start": os.getloadavg(),
+    }
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does, cleaning up on the way out."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    started = time.monotonic()
+    deadline = started + arguments.budget
+    selected_keys = arguments.only or ALL_SCENARIOS
+    big_bytes = 256 * MIB if arguments.quick else GIB
+    count = 300 if arguments.quick else 1000
+    output = os.path.abspath(arguments.output)
+    os.makedirs(output, exist_ok=True)
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    top = tempfile.mkdtemp(prefix="remofile-bench-", dir=arguments.workdir)
+    tools: list[Tool] = []
+    ssh: SshServer | None = None
+    with stopped_by_signals():
+        try:
+            layout = Layout.under(top)
+            all_plans = plans(arguments, layout, big_bytes, count)
+            selected = [plan for plan in all_plans if plan.key in selected_keys]
+            log(f"working in {top}")
+            keys = {plan.key for plan in selected}
+            if keys & {"big_up", "big_down"}:
+                log(f"writing {big_bytes // MIB} MiB of random data")
+                write_random_file(os.path.join(layout.data, "big.bin"), big_bytes)
+            if keys & {"mid_up", "mid_down"}:
+                write_random_file(os.path.join(layout.data, "mid.bin"), MID_BYTES)
+            if keys & {"tree_up", "tree_down"}:
+                make_tree(os.path.join(layout.data, "tree"))
+
+            remofile = RemofileTool(layout, curve=False)
+            tools.append(remofile)
+            tools.append(RemofileTool(layout, curve=True))
+            tools += [RawZmqTool(layout, curve=False), RawZmqTool(layout, curve=True)]
+            tools.append(DiskTool(layout))
+            unavailable: dict[str, str] = {}
+            notes: list[str] = []
+            setup_seconds = None
+            if keys - {"lat_create", "lat_list", "idle"}:
+                ssh = SshServer(layout)
+                notes += ssh.notes
+                peers = ssh_tools(ssh, layout)
+                tools += peers
+                started_names = {tool.name for tool in peers}
+                for name in SSH_TOOL_NAMES:
+                    if name not in started_names:
+                        unavailable[name] = ssh.unavailable or "rsync not installed"
+                if peers:
+                    setup_seconds = ssh.setup_seconds()
+                    log(f"private sshd on 127.0.0.1 (pid {ssh.pid}); setup {setup_seconds:.2f} s")
+                else:
+                    log(f"OpenSSH peers skipped: {ssh.unavailable}")
+            scenarios = []
+            for plan in selected:
+                log(f"{plan.title}")
+                scenarios.append(run_plan(plan, tools, unavailable, deadline, log))
+            idle = None
+            if "idle" in selected_keys:
+                log(f"idle server CPU over {IDLE_SECONDS:.0f} s")
+                idle = measure_idle(remofile, layout)
+            meta = machine_facts(arguments, big_bytes)
+            meta["load_average_end"] = os.getloadavg()
+            meta["elapsed_seconds"] = round(time.monotonic() - started, 1)
+            results = Results(
+                meta,
+                [tool.name for tool in tools] + list(unavailable),
+                scenarios,
+                idle,
+                setup_seconds,
+                notes,
+            )
+            profile_lines: list[str] = []
+            if arguments.profile:
+                for tool in tools:
+                    tool.close()
+                tools.clear()
+                log("profiling Remofile (cProfile)")
+                profile_lines = run_profiles(selected, layout, output, log)
+        except KeyboardInterrupt:
+            print("interrupted: cleaning up", file=sys.stderr)
+            return 130
+        finally:
+            for tool in tools:
+                with contextlib.suppress(Exception):
+                    tool.close()
+            if ssh is not None:
+                ssh.close()
+            shutil.rmtree(top, ignore_errors=True)
+
+    text = report.render(results)
+    if profile_lines:
+        text += "\n\n" + "\n".join(profile_lines)
+    print()
+    print(text)
+    with open(os.path.join(output, "report.txt"), "w", encoding="utf-8") as saved:
+        saved.write(text + "\n")
+    report.write_json(results, os.path.join(output, "results.json"))
+    print(f"\nresults: {os.path.join(output, 'results.json')}")
+    print(report.write_chart(results, os.path.join(output, "benchmark.png")))
+    print(f"total time: {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
