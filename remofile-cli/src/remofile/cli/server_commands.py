@@ -141,8 +141,12 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
 
 
-def _check_port_free(address: str, port: int) -> None:
-    """Fail now, while the error can still be shown, if the port is taken."""
+def _check_port_free(address: str, port: int) -> int:
+    """Fail now, while the error can still be shown, if the port is taken.
+
+    :returns: the port to listen on: a free one chosen now for port 0, so that the
+        settings printed for clients name the real port.
+    """
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     bind_address = "" if address in ("0.0.0.0", "*") else address
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -151,6 +155,8 @@ def _check_port_free(address: str, port: int) -> None:
             probe.bind((bind_address, port))
         except OSError as error:
             fail(f"cannot listen on {address}:{port}: {error.strerror}", ExitStatus.FAILURE)
+        chosen: int = probe.getsockname()[1]
+        return chosen
 
 
 class _Stopper:
@@ -217,8 +223,9 @@ def run_command(
     """Serve DIRECTORY in the foreground until interrupted (Ctrl-C).
 
     DIRECTORY must exist; it is jailed: clients see it as / and nothing outside it.
-    PORT is 6768 by default. When no TOKEN is given, one is generated. The command
-    prints the settings a client needs, ready to paste into a shell.
+    PORT is 6768 by default (0 picks a free one). When no TOKEN is given, one is
+    generated. The command prints the settings a client needs, ready to paste into a
+    shell.
     """
     _configure_logging(verbose)
     server, token, generated = _build_server(
@@ -230,7 +237,7 @@ def run_command(
         session_timeout,
         private_key,
     )
-    _check_port_free(address, port)
+    port = _check_port_free(address, port)
     _Stopper(server).arm()
     if generated:
         click.echo(f"Generated token: {token}")
@@ -330,7 +337,7 @@ def start_command(
         session_timeout,
         private_key,
     )
-    _check_port_free(address, port)
+    port = _check_port_free(address, port)
     if generated:
         click.echo(f"Generated token: {token}")
     click.echo(
