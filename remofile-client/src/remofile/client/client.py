@@ -165,6 +165,10 @@ class _Download:
 
     def on_accepted(self, response: pb.Response, _data: Frame | None) -> None:
         if response.reason != pb.REASON_TRANSFER_ACCEPTED:
+            if response.reason == pb.REASON_INCORRECT_FILE_SIZE and self.offset:
+                # The file is now shorter than our partial copy: it changed, so the copy
+                # is of no use and the next attempt starts from 0 (SPEC.md 7.1).
+                os.ftruncate(self._fd, 0)
             raise self._failure("download_file", response)
         accepted = response.transfer_accepted
         if accepted.offset != self.offset:
