@@ -24,7 +24,7 @@ from client_harness import (
     visible_entries,
     write_random,
 )
-from remofile.core import DigestMismatchError, ServerBusyError
+from remofile.core import DigestMismatchError, FileSizeError, ServerBusyError
 
 T = CALL_TIMEOUT_MS
 CHUNK = 4096
@@ -375,4 +375,27 @@ def test_resumed_download_of_a_file_changed_on_the_server_is_refused_then_redone
     assert not (layout.local / "big.bin").exists()
     client.download_file("/big.bin", layout.local, chunk_size=CHUNK, timeout=T, resume=True)
     assert (layout.local / "big.bin").read_bytes() == changed
+    assert os.listdir(layout.local) == ["big.bin"]
+
+
+def test_resumed_download_of_a_file_that_became_shorter_starts_over(
+    server: RunningServer, layout: Layout
+) -> None:
+    write_random(layout.root / "big.bin", SIZE, seed=14)
+    client = server.client(window=1)
+    with pytest.raises(Interrupted):
+        client.download_file(
+            "/big.bin",
+            layout.local,
+            chunk_size=CHUNK,
+            process_chunk=interrupt_at(5),
+            timeout=T,
+            resume=True,
+        )
+    shorter = write_random(layout.root / "big.bin", 100, seed=15)
+    with pytest.raises(FileSizeError):
+        client.download_file("/big.bin", layout.local, chunk_size=CHUNK, timeout=T, resume=True)
+    assert not (layout.local / "big.bin").exists()
+    client.download_file("/big.bin", layout.local, chunk_size=CHUNK, timeout=T, resume=True)
+    assert (layout.local / "big.bin").read_bytes() == shorter
     assert os.listdir(layout.local) == ["big.bin"]

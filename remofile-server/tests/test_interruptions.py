@@ -89,3 +89,32 @@ def test_session_expiring_during_a_slow_upload_then_resume(layout: Layout) -> No
         assert visible_entries(layout.root) == []
         client.upload_file(layout.local / "slow.bin", "/", chunk_size=1024, timeout=T, resume=True)
         assert (layout.root / "slow.bin").read_bytes() == data
+
+
+def test_removal_cut_by_terminate_is_finished_by_the_next_run(layout: Layout) -> None:
+    (layout.root / "tree").mkdir()
+    for index in range(300):
+        (layout.root / "tree" / str(index)).touch()
+    trash = layout.root / STAGING / "trash"
+    with serve_in_thread(layout.root) as running:
+        assert running.server is not None
+        server, thread = running.server, running.thread
+        assert thread is not None
+
+        def stop_server(removed: int, remaining: int) -> None:
+            server.terminate()
+            thread.join(10)
+
+        with pytest.raises(TimeoutError):
+            running.client().delete_file("/tree", timeout=300, process_removal=stop_server)
+        assert not thread.is_alive()
+        assert visible_entries(layout.root) == []
+        assert any(trash.iterdir())
+    with serve_in_thread(layout.root) as running:
+        client = running.client()
+        for _ in range(200):  # purged a batch at a time while idle
+            if not any(trash.iterdir()):
+                break
+            time.sleep(0.01)
+        assert not any(trash.iterdir())
+        assert client.list_files("/", timeout=T) == {}

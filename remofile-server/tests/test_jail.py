@@ -32,6 +32,7 @@ from server_harness import (
     raw_peer_of,
     serve_in_thread,
     snapshot,
+    visible_entries,
 )
 
 #: What a call with a hostile path or name may raise: the documented exceptions.
@@ -464,3 +465,23 @@ def test_client_never_accepts_a_remote_path_as_a_local_escape(
             client.download_file("/f", layout.local, name=name, timeout=CALL_TIMEOUT_MS)
     assert os.listdir(layout.local) == []
     assert not (layout.root.parent / "escaped").exists()
+
+
+def test_a_link_loop_inside_the_root_is_never_followed(
+    served: RunningServer, layout: Layout
+) -> None:
+    (layout.root / "a" / "b").mkdir(parents=True)
+    (layout.root / "a" / "b" / "f").write_bytes(b"f")
+    (layout.root / "a" / "b" / "loop").symlink_to(layout.root / "a")
+    client = served.client()
+    assert sorted(client.list_files("/", timeout=CALL_TIMEOUT_MS, recursive=True)) == [
+        "a",
+        "a/b",
+        "a/b/f",
+        "a/b/loop",
+    ]
+    client.download_directory("/a", layout.local, timeout=CALL_TIMEOUT_MS)
+    assert os.listdir(layout.local / "a" / "b" / "loop") == []
+    client.delete_file("/a", timeout=CALL_TIMEOUT_MS)
+    assert visible_entries(layout.root) == []
+    layout.assert_sentinel_unchanged()
