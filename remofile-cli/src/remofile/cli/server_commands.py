@@ -322,6 +322,9 @@ def start_command(
     import daemon.pidfile
 
     pidfile = os.path.abspath(pidfile)
+    # The daemon writes the pidfile once detached, where no failure can be shown.
+    if not os.access(os.path.dirname(pidfile), os.W_OK | os.X_OK):
+        fail(f"cannot write the pidfile {pidfile}: no such writable directory", ExitStatus.FAILURE)
     existing = _read_pid(pidfile)
     if existing is not None and _is_alive(existing) and _looks_like_remofile(existing):
         fail(f"a server is already running with pid {existing} ({pidfile})", ExitStatus.FAILURE)
@@ -338,6 +341,11 @@ def start_command(
         private_key,
     )
     port = _check_port_free(address, port)
+    try:
+        log = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115
+    except OSError as error:
+        fail(f"cannot open the log file {log_file}: {error.strerror}", ExitStatus.FAILURE)
+        raise
     if generated:
         click.echo(f"Generated token: {token}")
     click.echo(
@@ -345,7 +353,6 @@ def start_command(
     )
     click.echo(_client_settings_text(address, port, token, private_key))
     sys.stdout.flush()
-    log = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115
     stopper = _Stopper(server)
     context = daemon.DaemonContext(
         working_directory=os.getcwd(),
