@@ -189,3 +189,26 @@ def test_endpoint_reports_the_real_port_and_the_ipc_path(
     endpoint = f"ipc://{socket_directory}/s.sock"
     with serve_in_thread(tmp_path, endpoint) as running:
         assert running.endpoint == endpoint
+
+
+def test_run_on_an_ipv6_address_serves_an_ipv6_client(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    (tmp_path / "v6").write_bytes(b"")
+    server = Server(tmp_path, TOKEN)
+    thread = threading.Thread(target=server.run, args=(0, "::1"), daemon=True)
+    thread.start()
+    try:
+        assert server.wait_until_ready(10)
+        assert server.endpoint is not None
+        assert server.endpoint.startswith("tcp://[::1]:")
+        port = int(server.endpoint.rsplit(":", 1)[1])
+        with Client("::1", port, TOKEN) as client:
+            assert list(client.list_files("/", timeout=CALL_TIMEOUT_MS)) == ["v6"]
+    finally:
+        server.terminate()
+        thread.join(10)
+    assert not thread.is_alive()
