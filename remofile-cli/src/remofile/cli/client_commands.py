@@ -88,6 +88,11 @@ def _create(
         except FileExistsError:
             if not update:
                 raise
+            # -u accepts an existing entry of the same kind only, as mkdir -p does.
+            existing = client.list_files(directory, timeout).get(name)
+            if existing is None or existing.is_directory != (kind == "folder"):
+                path = join_remote_path((*split_remote_path(directory), name))
+                raise FileExistsError(f"already exists and is not a {kind}: {path}") from None
             created = False
         if as_json:
             path = join_remote_path((*split_remote_path(directory), name))
