@@ -281,7 +281,10 @@ def _looks_like_remofile(pid: int) -> bool:
             command_line = handle.read()
     except OSError:
         return True  # no /proc: trust the live process the pidfile names
-    return b"remofile" in command_line or b"rmf" in command_line
+    # The daemon's command line: [python] .../remofile (or rmf, or -m remofile.cli) start ...
+    arguments = [os.path.basename(argument) for argument in command_line.split(b"\0")]
+    commands = {b"remofile", b"rmf", b"remofile.cli"}
+    return b"start" in arguments and not commands.isdisjoint(arguments)
 
 
 @click.command("start")
