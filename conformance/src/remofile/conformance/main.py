@@ -1,0 +1,177 @@
+"""``remofile-conformance ENDPOINT --token T``: judge a Remofile server by the spec.
+
+Exit status: 0 if no case failed, 1 if any did (or an expected-failures entry is stale
+or unknown), 2 if the suite could not run at all (no answer, wrong token, bad options).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import zmq.utils.z85
+from remofile.conformance.cases import all_cases, select
+from remofile.conformance.context import DEFAULT_MAX_WAIT_MS, DEFAULT_TIMEOUT_MS, Target
+from remofile.conformance.report import summary, write_json, write_junit
+from remofile.conformance.results import (
+    Result,
+    RunReport,
+    apply_expected_failures,
+    read_expected_failures,
+)
+from remofile.conformance.runner import Runner
+from remofile.conformance.stateful import DEFAULT_EXAMPLES
+
+EXIT_FAILED = 1
+EXIT_UNUSABLE = 2
+
+
+def _check_endpoint(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not value.startswith(("tcp://", "ipc://")):
+        raise click.BadParameter("must be tcp://host:port or ipc://path")
+    return value
+
+
+def _check_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 40 or len(zmq.utils.z85.decode(value)) != 32:
+            raise ValueError(value)
+    except (ValueError, KeyError) as error:
+        raise click.BadParameter("must be a CURVE public key: 40 characters of Z85") from error
+    return value
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class _Progress:
+    """One line on a terminal's stderr, rewritten as each case ends."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+
+    def __call__(self, result: Result) -> None:
+        self.done += 1
+        line = f"[{self.done}/{self.total}] {result.status.value:<5} {result.case.id}"
+        click.echo(f"\r\033[K{line}", err=True, nl=self.done == self.total)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("endpoint", callback=_check_endpoint)
+@click.option("--token", required=True, envvar="REMOFILE_TOKEN", help="The server's token.")
+@click.option(
+    "--public-key",
+    envvar="REMOFILE_PUBLIC_KEY",
+    callback=_check_key,
+    help="The server's CURVE public key, if it encrypts.",
+)
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    metavar="SECTION",
+    help="Run only the cases of these sections or case-ID prefixes (4.9, 3.3/1, "
+    "4.13/UPLOAD); repeat or separate with commas.",
+)
+@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
+)
+@click.option(
+    "--timeout",
+    "timeout_ms",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TIMEOUT_MS,
+    show_default=True,
+    metavar="MS",
+    help="Deadline of every reply, in milliseconds.",
+)
+@click.option(
+    "--max-wait-ms",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_WAIT_MS,
+    show_default=True,
+    help="Skip cases that must wait longer than this (session expiry).",
+)
+@click.option(
+    "--expected-failures",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File of case IDs, one a line, expected to fail; a listed case that passes is an error.",
+)
+@click.option(
+    "--stateful-examples",
+    type=click.IntRange(min=0),
+    default=DEFAULT_EXAMPLES,
+    show_default=True,
+    help="Random request sequences checked against the model (0 for none).",
+)
+@click.option(
+    "--outside-link",
+    metavar="PATH",
+    help="Remote path of a symbolic link, planted in the served directory, that leads out of it.",
+)
+@click.option(
+    "--allow-root-removal",
+    is_flag=True,
+    help="Also send REMOVE_FILE for /: a conforming server refuses, a broken one empties the root.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the cases and exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Print whole transcripts of failures.")
+def main(
+    endpoint: str,
+    token: str,
+    public_key: str | None,
+    sections: Sequence[str],
+    junit_xml: str | None,
+    json_path: str | None,
+    timeout_ms: int,
+    max_wait_ms: int,
+    expected_failures: str | None,
+    stateful_examples: int,
+    outside_link: str | None,
+    allow_root_removal: bool,
+    list_only: bool,
+    verbose: bool,
+) -> None:
+    """Check the Remofile server at ENDPOINT (tcp://host:port or ipc://path) against
+    proto/SPEC.md, one case per row of its tables, each case named by spec section.
+
+    The suite works only inside a directory it makes, /conformance-<random>, and
+    removes it at the end.
+    """
+    every_case = all_cases()
+    selectors = _split(sections)
+    cases = select(every_case, selectors)
+    if not cases:
+        raise click.UsageError(f"no case matches --section {', '.join(selectors)}")
+    if list_only:
+        for case in cases:
+            click.echo(f"{case.id}\t{case.title}")
+        return
+    target = Target(
+        endpoint,
+        token,
+        public_key,
+        timeout_ms=timeout_ms,
+        max_wait_ms=max_wait_ms,
+        outside_link=outside_link,
+        allow_root_removal=allow_root_removal,
+        stateful_examples=stateful_examples,
+    )
+    progress = _Progress(len(cases)) if sys.stderr.isatty() else None
+    report: RunReport = Runner(target, progress=progress).run(cases)
+    if expected_failures is not None:
+        apply_expected_failures(report, read_expected_failures(expected_failures), every_case)
+    click.echo(summary(report, verbose))
+    if junit_xml:
+        write_junit(report, junit_xml)
+    if json_path:
+        write_json(report, json_path)
+    if report.setup_error:
+        sys.exit(EXIT_UNUSABLE)
+    sys.exit(EXIT_FAILED if report.failed else 0)

@@ -1,0 +1,176 @@
+"""Requests as a client builds them, and the malformed bytes no client library would make.
+
+The builders leave ``token`` and ``session_id`` empty: the session fills them in when it
+sends (:mod:`remofile.conformance.session`), so a case can also send them wrong on
+purpose. The ``raw_*`` helpers hand-encode protobuf, because a protobuf library refuses
+to produce what they make (invalid UTF-8, unknown fields).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from remofile.conformance.spec import PROTOCOL_VERSION
+from remofile.core.transitions import RequestKind
+from remofile.v1 import remofile_pb2 as pb
+
+#: How the suite names itself in HELLO.
+CLIENT_NAME = "remofile-conformance/1.0"
+
+
+def hello(version: int = PROTOCOL_VERSION) -> pb.Request:
+    return pb.Request(hello=pb.Hello(protocol_version=version, client_name=CLIENT_NAME))
+
+
+def goodbye() -> pb.Request:
+    return pb.Request(goodbye=pb.Goodbye())
+
+
+def list_files(
+    directory: str, recursive: bool = False, start_after: str = "", limit: int = 0
+) -> pb.Request:
+    return pb.Request(
+        list_files=pb.ListFiles(
+            directory=directory, recursive=recursive, start_after=start_after, limit=limit
+        )
+    )
+
+
+def create_file(directory: str, name: str) -> pb.Request:
+    return pb.Request(create_file=pb.CreateFile(directory=directory, name=name))
+
+
+def make_directory(directory: str, name: str) -> pb.Request:
+    return pb.Request(make_directory=pb.MakeDirectory(directory=directory, name=name))
+
+
+def upload_file(
+    directory: str,
+    name: str,
+    file_size: int,
+    chunk_size: int,
+    resume: bool = False,
+    compression: int = pb.COMPRESSION_NONE,
+) -> pb.Request:
+    return pb.Request(
+        upload_file=pb.UploadFile(
+            directory=directory,
+            name=name,
+            file_size=file_size,
+            chunk_size=chunk_size,
+            resume=resume,
+            compression=compression,  # type: ignore[arg-type]
+        )
+    )
+
+
+def sha256_digest(content: bytes) -> pb.Digest:
+    return pb.Digest(algorithm=pb.DIGEST_ALGORITHM_SHA256, value=hashlib.sha256(content).digest())
+
+
+def send_chunk(offset: int, digest: pb.Digest | None = None) -> pb.Request:
+    chunk = pb.SendChunk(offset=offset)
+    if digest is not None:
+        chunk.digest.CopyFrom(digest)
+    return pb.Request(send_chunk=chunk)
+
+
+def download_file(
+    path: str, chunk_size: int, offset: int = 0, compression: int = pb.COMPRESSION_NONE
+) -> pb.Request:
+    return pb.Request(
+        download_file=pb.DownloadFile(
+            path=path,
+            chunk_size=chunk_size,
+            offset=offset,
+            compression=compression,  # type: ignore[arg-type]
+        )
+    )
+
+
+def receive_chunk() -> pb.Request:
+    return pb.Request(receive_chunk=pb.ReceiveChunk())
+
+
+def cancel_transfer() -> pb.Request:
+    return pb.Request(cancel_transfer=pb.CancelTransfer())
+
+
+def remove_file(path: str) -> pb.Request:
+    return pb.Request(remove_file=pb.RemoveFile(path=path))
+
+
+def continue_removal() -> pb.Request:
+    return pb.Request(continue_removal=pb.ContinueRemoval())
+
+
+def kind_of(request: pb.Request) -> str:
+    """The name of the request's ``kind`` member, or an empty string."""
+    return request.WhichOneof("kind") or ""
+
+
+def is_kind(request: pb.Request, kind: RequestKind) -> bool:
+    return kind_of(request) == kind.value
+
+
+# -- hand-made protobuf -------------------------------------------------------------
+
+_VARINT = 0
+_LEN = 2
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def raw_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field, whatever its bytes are."""
+    return _varint(number << 3 | _LEN) + _varint(len(payload)) + payload
+
+
+def raw_varint_field(number: int, value: int) -> bytes:
+    return _varint(number << 3 | _VARINT) + _varint(value)
+
+
+#: Field numbers of Request, ListFiles (from remofile.proto).
+_REQUEST_TOKEN = 1
+_REQUEST_SESSION_ID = 2
+_REQUEST_LIST_FILES = 12
+_LIST_FILES_DIRECTORY = 1
+
+#: A field number Request does not define, as a future kind would use.
+UNKNOWN_FIELD_NUMBER = 99
+
+
+def raw_request(token: str | bytes, session_id: bytes, *fields: bytes) -> bytes:
+    """A Request frame with the given token, session id and already encoded fields."""
+    token_bytes = token.encode("utf-8") if isinstance(token, str) else token
+    return (
+        raw_field(_REQUEST_TOKEN, token_bytes)
+        + raw_field(_REQUEST_SESSION_ID, session_id)
+        + b"".join(fields)
+    )
+
+
+def raw_list_files(directory: bytes, extra: bytes = b"") -> bytes:
+    """A ``list_files`` member whose directory holds these bytes, valid UTF-8 or not,
+    followed by ``extra`` encoded fields inside the ListFiles message."""
+    return raw_field(_REQUEST_LIST_FILES, raw_field(_LIST_FILES_DIRECTORY, directory) + extra)
+
+
+def raw_unknown_kind() -> bytes:
+    """A member no version-1 peer knows: what a request of a future version looks like."""
+    return raw_field(UNKNOWN_FIELD_NUMBER, b"")
+
+
+def raw_unknown_varint() -> bytes:
+    """An extra field no version-1 peer knows, which it must ignore (section 8)."""
+    return raw_varint_field(UNKNOWN_FIELD_NUMBER + 1, 7)

@@ -1,0 +1,620 @@
+"""How a client reaches each state, moves files, and tells which state the server is in.
+
+A case builds a :class:`Fixture` (its own directory with known entries), reaches the
+state its row starts from with :func:`reach`, sends its request, and then checks the
+state the server is in with :func:`check_state`. No request reports the state (4.2.4),
+so the check sends the request that tells it: the next chunk of an upload must be
+accepted in UPLOAD, the next chunk of a download must come in DOWNLOAD, the removal
+must go on in DELETE, and in IDLE the request that would have continued the former
+transfer must be illegal (ERROR BAD_REQUEST), as must CANCEL_TRANSFER.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import zlib
+from dataclasses import dataclass, field
+
+from remofile.conformance import messages
+from remofile.conformance.expect import Accept, CaseFailure, ReplyCheck, accepted, bad_request
+from remofile.conformance.model import TreeModel, join, listing_check
+from remofile.conformance.session import Session
+from remofile.conformance.spec import SHA256_BYTES
+from remofile.conformance.wire import Reply
+from remofile.core.transitions import State
+from remofile.v1 import remofile_pb2 as pb
+
+#: Chunk size the cases use when the server's range allows it: small, so files are small.
+PREFERRED_CHUNK_BYTES = 1024
+
+#: Name of the file every fixture holds, of two and a half chunks.
+DATA_FILE = "data.bin"
+
+
+def chunk_size_for(limits: pb.SessionOpened) -> int:
+    """A chunk size inside the server's range, as close to 1 KiB as it allows."""
+    return min(max(PREFERRED_CHUNK_BYTES, limits.min_chunk_size), limits.max_chunk_size)
+
+
+def content_of(size: int, seed: str) -> bytes:
+    """Bytes that look random but are the same for the same seed."""
+    return random.Random(seed).randbytes(size)
+
+
+def multi_chunk_size(chunk_size: int) -> int:
+    """A size of three chunks, the last one partial."""
+    return 2 * chunk_size + chunk_size // 2
+
+
+# -- checks of payloads ----------------------------------------------------------------
+
+
+def transfer_accepted_check(
+    file_size: int,
+    chunk_size: int,
+    offsets: range,
+    compression: int,
+    modification_time_ns: int | None = None,
+) -> ReplyCheck:
+    def check(reply: Reply) -> str | None:
+        accepted_ = reply.response.transfer_accepted
+        if accepted_.file_size != file_size:
+            return f"transfer_accepted.file_size is {accepted_.file_size}, expected {file_size}"
+        if accepted_.chunk_size != chunk_size:
+            return f"transfer_accepted.chunk_size is {accepted_.chunk_size}, expected {chunk_size}"
+        if accepted_.offset not in offsets:
+            return (
+                f"transfer_accepted.offset is {accepted_.offset}, expected "
+                f"{offsets.start if len(offsets) == 1 else f'{offsets.start} to {offsets.stop - 1}'}"
+            )
+        wanted = {compression}
+        if compression in (pb.COMPRESSION_UNSPECIFIED, pb.COMPRESSION_NONE):
+            wanted = {pb.COMPRESSION_NONE, pb.COMPRESSION_UNSPECIFIED}
+        if accepted_.compression not in wanted:
+            return (
+                f"transfer_accepted.compression is {accepted_.compression}, expected {compression}"
+            )
+        if (
+            modification_time_ns is not None
+            and accepted_.modification_time_ns != modification_time_ns
+        ):
+            return (
+                f"transfer_accepted.modification_time_ns is {accepted_.modification_time_ns}, "
+                f"the listing says {modification_time_ns}"
+            )
+        return None
+
+    return check
+
+
+def chunk_offset_check(offset: int) -> ReplyCheck:
+    def check(reply: Reply) -> str | None:
+        if reply.response.chunk.offset != offset:
+            return f"chunk.offset is {reply.response.chunk.offset}, expected {offset}"
+        return None
+
+    return check
+
+
+def sha256_check(content: bytes) -> ReplyCheck:
+    """The digest on a download's TRANSFER_COMPLETED covers the whole file (4.10.2, 7.2)."""
+
+    def check(reply: Reply) -> str | None:
+        digest = reply.response.chunk.digest
+        if not reply.response.chunk.HasField("digest"):
+            return "the last chunk of a download must carry the file's digest"
+        if digest.algorithm != pb.DIGEST_ALGORITHM_SHA256 or len(digest.value) != SHA256_BYTES:
+            return "the digest must be SHA-256 with a value of 32 bytes"
+        if digest.value != hashlib.sha256(content).digest():
+            return "the digest is not the SHA-256 of the whole file"
+        return None
+
+    return check
+
+
+def optional_sha256_check(content: bytes) -> ReplyCheck:
+    """An upload's TRANSFER_COMPLETED MAY carry the stored file's digest (4.9.2)."""
+
+    def check(reply: Reply) -> str | None:
+        if reply.response.chunk.HasField("digest"):
+            return sha256_check(content)(reply)
+        return None
+
+    return check
+
+
+# -- the case's directory ----------------------------------------------------------------
+
+
+@dataclass
+class Fixture:
+    """A directory of the served tree that one case owns, and a model of its content."""
+
+    session: Session
+    path: str
+    chunk_size: int
+    model: TreeModel = field(default_factory=TreeModel)
+
+    def remote(self, relative: str = "") -> str:
+        return f"{self.path}/{relative}" if relative else self.path
+
+    def create_file(self, relative: str) -> None:
+        parent, _, name = relative.rpartition("/")
+        self.session.call(
+            messages.create_file(self.remote(parent), name),
+            [accepted("FILE_CREATED")],
+            f"set-up: create the empty file {relative}",
+        )
+        self.model.add_file(relative, b"")
+
+    def make_directory(self, relative: str) -> None:
+        parent, _, name = relative.rpartition("/")
+        self.session.call(
+            messages.make_directory(self.remote(parent), name),
+            [accepted("DIRECTORY_CREATED")],
+            f"set-up: make the directory {relative}",
+        )
+        self.model.add_directory(relative)
+
+    def upload(self, relative: str, content: bytes) -> None:
+        parent, _, name = relative.rpartition("/")
+        upload = Upload(self.session, self.remote(parent), name, content, self.chunk_size)
+        upload.start(step=f"set-up: upload {relative}")
+        upload.finish(step=f"set-up: upload {relative}")
+        self.model.add_file(relative, content)
+
+    def bulk_files(self, directory: str, count: int) -> None:
+        """Create ``count`` empty files in ``directory``, pipelined, noted once."""
+        self.session.connection.transcript.note(f"set-up: {count} CREATE_FILE requests pipelined")
+        calls = []
+        for index in range(count):
+            name = f"f{index:05d}"
+            calls.append(
+                (
+                    messages.create_file(self.remote(directory), name),
+                    None,
+                    [accepted("FILE_CREATED")],
+                    f"set-up: create {directory}/{name}",
+                )
+            )
+            self.model.add_file(join(directory, name))
+        transcript = self.session.connection.transcript
+        mark = len(transcript.events)
+        self.session.pipeline(calls)
+        del transcript.events[mark:]
+
+    def listing_request(self, relative: str = "", recursive: bool = False) -> pb.Request:
+        return messages.list_files(self.remote(relative), recursive)
+
+
+def standard_fixture(session: Session, path: str, limits: pb.SessionOpened) -> Fixture:
+    """The entries most cases need::
+
+    data.bin        two and a half chunks of data
+    empty.txt       an empty file
+    victim.txt      an empty file that illegal requests must leave alone
+    sub/            a directory holding inner.txt (100 bytes)
+    emptydir/       an empty directory
+    """
+    chunk = chunk_size_for(limits)
+    fixture = Fixture(session, path, chunk)
+    fixture.upload(DATA_FILE, content_of(multi_chunk_size(chunk), DATA_FILE))
+    fixture.create_file("empty.txt")
+    fixture.create_file("victim.txt")
+    fixture.make_directory("sub")
+    fixture.upload("sub/inner.txt", content_of(100, "inner"))
+    fixture.make_directory("emptydir")
+    return fixture
+
+
+# -- transfers -----------------------------------------------------------------------------
+
+
+def encode_chunk(data: bytes, compression: int) -> bytes:
+    """Chunk data as it travels: each zlib chunk is one complete stream (7.3)."""
+    return zlib.compress(data) if compression == pb.COMPRESSION_ZLIB else data
+
+
+@dataclass
+class Upload:
+    """An upload driven chunk by chunk (4.9)."""
+
+    session: Session
+    directory: str
+    name: str
+    content: bytes
+    chunk_size: int
+    compression: int = pb.COMPRESSION_NONE
+    #: The next offset to send; set by :meth:`start` from TransferAccepted.
+    offset: int = 0
+    done: bool = False
+
+    @property
+    def file_size(self) -> int:
+        return len(self.content)
+
+    @property
+    def path(self) -> str:
+        return f"{self.directory}/{self.name}"
+
+    def request(self, resume: bool = False) -> pb.Request:
+        return messages.upload_file(
+            self.directory, self.name, self.file_size, self.chunk_size, resume, self.compression
+        )
+
+    def start(self, step: str = "start an upload", resume: bool = False, staged: int = 0) -> Reply:
+        """UPLOAD_FILE; a resume may start anywhere up to what was staged (7.1)."""
+        reply = self.session.call(
+            self.request(resume),
+            [
+                accepted(
+                    "TRANSFER_ACCEPTED",
+                    transfer_accepted_check(
+                        self.file_size, self.chunk_size, range(staged + 1), self.compression
+                    ),
+                    f"offset {'0' if not staged else f'0 to {staged}'}",
+                )
+            ],
+            step,
+        )
+        self.offset = reply.response.transfer_accepted.offset
+        self.done = False
+        return reply
+
+    def next_size(self) -> int:
+        return min(self.chunk_size, self.file_size - self.offset)
+
+    def is_last(self) -> bool:
+        return self.offset + self.next_size() >= self.file_size
+
+    def chunk(self, digest: bool = True) -> tuple[pb.Request, bytes]:
+        """The next chunk as it must be sent; the last one carries the digest."""
+        data = self.content[self.offset : self.offset + self.next_size()]
+        sent_digest = messages.sha256_digest(self.content) if digest and self.is_last() else None
+        return messages.send_chunk(self.offset, sent_digest), encode_chunk(data, self.compression)
+
+    def expected_reply(self) -> Accept:
+        if self.is_last():
+            return accepted(
+                "TRANSFER_COMPLETED",
+                _both(chunk_offset_check(self.offset), optional_sha256_check(self.content)),
+                f"chunk.offset {self.offset}",
+            )
+        return accepted(
+            "CHUNK_ACCEPTED", chunk_offset_check(self.offset), f"chunk.offset {self.offset}"
+        )
+
+    def send_next(self, step: str, digest: bool = True) -> Reply:
+        """Send the next chunk; it must be accepted."""
+        last = self.is_last()
+        request, data = self.chunk(digest)
+        reply = self.session.call(request, [self.expected_reply()], step, data)
+        self.offset += self.next_size()
+        if last:
+            self.done = True
+        return reply
+
+    def finish(self, step: str = "send the remaining chunks") -> None:
+        while not self.done:
+            self.send_next(f"{step} (offset {self.offset})")
+
+    def pipelined(self, step: str) -> list[tuple[pb.Request, bytes | None, list[Accept], str]]:
+        """Every remaining chunk with the reply it must get, to send without waiting."""
+        calls: list[tuple[pb.Request, bytes | None, list[Accept], str]] = []
+        while not self.done:
+            last = self.is_last()
+            request, data = self.chunk()
+            calls.append((request, data, [self.expected_reply()], f"{step} (offset {self.offset})"))
+            self.offset += self.next_size()
+            self.done = last
+        return calls
+
+
+def _both(first: ReplyCheck, second: ReplyCheck) -> ReplyCheck:
+    def check(reply: Reply) -> str | None:
+        return first(reply) or second(reply)
+
+    return check
+
+
+@dataclass
+class Download:
+    """A download driven chunk by chunk (4.10)."""
+
+    session: Session
+    path: str
+    content: bytes
+    chunk_size: int
+    offset: int = 0
+    compression: int = pb.COMPRESSION_NONE
+    done: bool = False
+    modification_time_ns: int | None = None
+
+    def start(self, step: str = "start a download") -> Reply:
+        reply = self.session.call(
+            messages.download_file(self.path, self.chunk_size, self.offset, self.compression),
+            [
+                accepted(
+                    "TRANSFER_ACCEPTED",
+                    transfer_accepted_check(
+                        len(self.content),
+                        self.chunk_size,
+                        range(self.offset, self.offset + 1),
+                        self.compression,
+                        self.modification_time_ns,
+                    ),
+                    f"file_size {len(self.content)}, offset {self.offset}",
+                )
+            ],
+            step,
+        )
+        self.done = False
+        return reply
+
+    def next_size(self) -> int:
+        return min(self.chunk_size, len(self.content) - self.offset)
+
+    def is_last(self) -> bool:
+        return self.offset + self.next_size() >= len(self.content)
+
+    def expected_reply(self) -> Accept:
+        expected = self.content[self.offset : self.offset + self.next_size()]
+        data_check = self._data_check(expected, self.offset)
+        if self.is_last():
+            return accepted(
+                "TRANSFER_COMPLETED",
+                _both(
+                    chunk_offset_check(self.offset), _both(data_check, sha256_check(self.content))
+                ),
+                f"the last {len(expected)} bytes at offset {self.offset} and the file's digest",
+            )
+        return accepted(
+            "CHUNK_SENT",
+            _both(chunk_offset_check(self.offset), data_check),
+            f"{len(expected)} bytes at offset {self.offset}",
+        )
+
+    def _data_check(self, expected: bytes, offset: int) -> ReplyCheck:
+        compression = self.compression
+
+        def check(reply: Reply) -> str | None:
+            data = reply.data or b""
+            if compression == pb.COMPRESSION_ZLIB:
+                inflater = zlib.decompressobj()
+                try:
+                    data = inflater.decompress(data, len(expected) + 1)
+                except zlib.error as error:
+                    return f"the chunk is not a zlib stream: {error}"
+                if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+                    return "the chunk is not exactly one complete zlib stream (7.3)"
+            if data != expected:
+                return (
+                    f"the data frame holds {len(data)} bytes that are not the file's "
+                    f"{len(expected)} bytes at offset {offset}"
+                )
+            return None
+
+        return check
+
+    def receive_next(self, step: str) -> Reply:
+        last = self.is_last()
+        reply = self.session.call(messages.receive_chunk(), [self.expected_reply()], step)
+        self.offset += self.next_size()
+        if last:
+            self.done = True
+        return reply
+
+    def finish(self, step: str = "receive the remaining chunks") -> None:
+        while not self.done:
+            self.receive_next(f"{step} (offset {self.offset})")
+
+    def pipelined(self, step: str) -> list[tuple[pb.Request, bytes | None, list[Accept], str]]:
+        """A RECEIVE_CHUNK for every remaining chunk with the reply it must get."""
+        calls: list[tuple[pb.Request, bytes | None, list[Accept], str]] = []
+        while not self.done:
+            last = self.is_last()
+            calls.append(
+                (
+                    messages.receive_chunk(),
+                    None,
+                    [self.expected_reply()],
+                    f"{step} (offset {self.offset})",
+                )
+            )
+            self.offset += self.next_size()
+            self.done = last
+        return calls
+
+
+@dataclass
+class Removal:
+    """The removal of a non-empty directory through the DELETE state (4.11)."""
+
+    session: Session
+    path: str
+    total: int
+    removed: int = 0
+    done: bool = False
+
+    def start(self, step: str = "start removing a tree") -> Reply:
+        total = self.total
+
+        def check(reply: Reply) -> str | None:
+            progress = reply.response.removal
+            if progress.removed != 0 or progress.remaining != total:
+                return (
+                    f"removal is removed={progress.removed} remaining={progress.remaining}, "
+                    f"expected removed=0 remaining={total} (the entries beneath it)"
+                )
+            return None
+
+        reply = self.session.call(
+            messages.remove_file(self.path),
+            [accepted("REMOVAL_STARTED", check, f"removed 0, remaining {total}")],
+            step,
+        )
+        self.done = False
+        return reply
+
+    def continue_once(self, step: str) -> Reply:
+        """One CONTINUE_REMOVAL: ENTRIES_REMOVED with progress, or FILE_REMOVED at the end."""
+        total, before = self.total, self.removed
+
+        def progress_check(reply: Reply) -> str | None:
+            progress = reply.response.removal
+            if not before < progress.removed <= total:
+                return f"removal.removed is {progress.removed}; it must grow, up to {total}"
+            if progress.removed + progress.remaining != total:
+                return (
+                    f"removed {progress.removed} + remaining {progress.remaining} is not the "
+                    f"{total} entries of the unchanged tree"
+                )
+            return None
+
+        def final_check(reply: Reply) -> str | None:
+            if reply.response.HasField("removal") and reply.response.removal.remaining != 0:
+                return "FILE_REMOVED says entries remain"
+            return None
+
+        reply = self.session.call(
+            messages.continue_removal(),
+            [
+                accepted(
+                    "ENTRIES_REMOVED", progress_check, "removed grows, removed + remaining = total"
+                ),
+                accepted("FILE_REMOVED", final_check),
+            ],
+            step,
+        )
+        if reply.response.reason == pb.REASON_FILE_REMOVED:
+            self.done = True
+        else:
+            self.removed = reply.response.removal.removed
+        return reply
+
+    def finish(self, step: str = "finish the removal") -> None:
+        for _ in range(self.total + 2):
+            if self.done:
+                return
+            self.continue_once(step)
+        raise CaseFailure(step, f"the removal of {self.total} entries never ended")
+
+
+Pending = Upload | Download | Removal | None
+
+
+# -- reaching a state and checking it ------------------------------------------------------
+
+#: The tree a fixture removes to reach DELETE: four entries beneath it.
+DELETE_TREE = "tree"
+_DELETE_TREE_FILES = ("tree/a", "tree/b", "tree/c/d")
+
+
+def make_small_tree(fixture: Fixture, top: str = DELETE_TREE) -> None:
+    fixture.make_directory(top)
+    fixture.create_file(f"{top}/a")
+    fixture.create_file(f"{top}/b")
+    fixture.make_directory(f"{top}/c")
+    fixture.create_file(f"{top}/c/d")
+
+
+def reach(fixture: Fixture, state: State, step: str = "") -> Pending:
+    """Bring the server from IDLE to ``state`` the way a client does."""
+    prefix = f"{step}: " if step else ""
+    session = fixture.session
+    if state is State.IDLE:
+        return None
+    if state is State.UPLOAD:
+        content = content_of(multi_chunk_size(fixture.chunk_size), "pending")
+        upload = Upload(session, fixture.path, "pending.bin", content, fixture.chunk_size)
+        upload.start(f"{prefix}reach UPLOAD with UPLOAD_FILE")
+        return upload
+    if state is State.DOWNLOAD:
+        download = Download(
+            session, fixture.remote(DATA_FILE), fixture.model.content(DATA_FILE), fixture.chunk_size
+        )
+        download.start(f"{prefix}reach DOWNLOAD with DOWNLOAD_FILE")
+        return download
+    if not fixture.model.exists(DELETE_TREE):
+        make_small_tree(fixture)
+    removal = Removal(session, fixture.remote(DELETE_TREE), fixture.model.beneath(DELETE_TREE))
+    removal.start(f"{prefix}reach DELETE with REMOVE_FILE of a non-empty directory")
+    fixture.model.remove(DELETE_TREE)
+    return removal
+
+
+def continuation(pending: Pending) -> tuple[pb.Request, bytes | None] | None:
+    """The request that would continue a transfer: illegal once the server is IDLE."""
+    if isinstance(pending, Upload):
+        if pending.done:
+            return messages.send_chunk(pending.file_size), b""
+        return pending.chunk()
+    if isinstance(pending, Download):
+        return messages.receive_chunk(), None
+    if isinstance(pending, Removal):
+        return messages.continue_removal(), None
+    return None
+
+
+def check_state(session: Session, state: State, pending: Pending, why: str = "") -> None:
+    """Check that the server is in ``state``, by what the next request gets.
+
+    :param pending: the transfer under way in ``state``; for IDLE, the one that just
+        ended (if any), whose continuation must now be illegal.
+    """
+    suffix = f" ({why})" if why else ""
+    if state is State.IDLE:
+        following = continuation(pending)
+        if following is not None:
+            request, data = following
+            session.call(
+                request,
+                [bad_request("illegal in IDLE")],
+                f"state check: the server must be IDLE, so {messages.kind_of(request).upper()} "
+                f"is illegal{suffix}",
+                data,
+            )
+        session.call(
+            messages.cancel_transfer(),
+            [bad_request("illegal in IDLE")],
+            f"state check: the server must be IDLE, so CANCEL_TRANSFER is illegal{suffix}",
+        )
+        return
+    if state is State.UPLOAD:
+        assert isinstance(pending, Upload)
+        pending.send_next(
+            f"state check: the server must be in UPLOAD, so the next chunk is accepted{suffix}"
+        )
+    elif state is State.DOWNLOAD:
+        assert isinstance(pending, Download)
+        pending.receive_next(
+            f"state check: the server must be in DOWNLOAD, so the next chunk comes{suffix}"
+        )
+    else:
+        assert isinstance(pending, Removal)
+        pending.continue_once(
+            f"state check: the server must be in DELETE, so the removal goes on{suffix}"
+        )
+
+
+def discard_staged(session: Session, upload: Upload) -> None:
+    """Resume an interrupted upload and cancel it, so no staged data is left behind (4.12)."""
+    session.quietly(upload.request(resume=True), "clean-up: resume the interrupted upload")
+    session.quietly(messages.cancel_transfer(), "clean-up: cancel it, discarding its staged data")
+
+
+def check_listing(fixture: Fixture, step: str, relative: str = "") -> None:
+    """The fixture's directory lists exactly what the model holds."""
+    expected = fixture.model.listing(relative)
+    fixture.session.call(
+        fixture.listing_request(relative),
+        [
+            accepted(
+                "FILES_LISTED",
+                listing_check(expected),
+                f"exactly {[entry.name for entry in expected]}",
+            )
+        ],
+        step,
+    )

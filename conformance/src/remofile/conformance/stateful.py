@@ -1,0 +1,483 @@
+"""Random request sequences checked against a model of the spec (hypothesis stateful).
+
+:class:`ProtocolModel` predicts, from the transition table and a model of the tree the
+sequence works in, every reply the server may give; the state machine that hypothesis
+drives sends valid and invalid requests in random order, and fails at the first reply
+outside the predicted set. Hypothesis then shrinks the sequence, and the transcript of
+the last run, the minimal failing sequence, is what the report shows.
+
+Run it from the command line (``--stateful-examples N``) or from pytest with
+:func:`run_sequences`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from remofile.conformance import messages
+from remofile.conformance.case import Case
+from remofile.conformance.context import CaseContext
+from remofile.conformance.expect import Accept, CaseFailure, accepted, bad_request, refused
+from remofile.conformance.model import TreeModel, join, listing_check
+from remofile.conformance.scenarios import (
+    chunk_offset_check,
+    chunk_size_for,
+    content_of,
+    sha256_check,
+    transfer_accepted_check,
+)
+from remofile.conformance.session import Session
+from remofile.conformance.spec import is_valid_file_name
+from remofile.conformance.transcript import Transcript
+from remofile.conformance.wire import DELIMITER, Reply
+from remofile.core.transitions import TRANSITIONS, RequestKind, State
+from remofile.v1 import remofile_pb2 as pb
+
+#: Examples the command line runs unless told otherwise.
+DEFAULT_EXAMPLES = 25
+
+#: Requests in one example at most.
+STEPS_PER_EXAMPLE = 30
+
+#: Directories (relative to the example's own) that requests name; some never exist.
+DIRECTORIES = ("", "d", "d/e", "f", "missing", "d/missing")
+
+#: Names that requests propose; the last three are invalid (4.4).
+NAMES = ("d", "e", "f", "g.txt", "", "x/y", ".remofile-z")
+
+#: Chunk variants of SEND_CHUNK: mostly right, sometimes wrong.
+CHUNK_VARIANTS = ("right", "right", "right", "wrong offset", "short", "long", "wrong digest")
+
+
+@dataclass
+class UploadModel:
+    path: str
+    content: bytes
+    offset: int = 0
+
+
+@dataclass
+class DownloadModel:
+    content: bytes
+    offset: int
+
+
+@dataclass
+class ProtocolModel:
+    """What the spec says the server holds: the tree below the example, and the state."""
+
+    chunk_size: int
+    tree: TreeModel = field(default_factory=TreeModel)
+    state: State = State.IDLE
+    upload: UploadModel | None = None
+    download: DownloadModel | None = None
+    removal_total: int = 0
+    removal_done: int = 0
+
+    def allowed(self, kind: RequestKind) -> bool:
+        return (self.state, kind) in TRANSITIONS
+
+    def directory_refusal(self, directory: str) -> Accept | None:
+        """The refusal for a directory argument that is not a directory (4.5.3)."""
+        if self.tree.is_directory(directory):
+            return None
+        if self.tree.is_file(directory):
+            return refused("NOT_A_DIRECTORY")
+        return refused("FILE_NOT_FOUND")
+
+    def reset(self) -> None:
+        self.state = State.IDLE
+        self.upload = None
+        self.download = None
+
+
+@dataclass
+class Binding:
+    """What the state machine needs from its runner."""
+
+    #: Opens a session (HELLO done) on a fresh socket that records into a transcript.
+    open_session: Callable[[Transcript], Session]
+    #: Directory under which each example makes its own.
+    directory: str
+    limits: pb.SessionOpened
+    token: str
+    #: The transcript of the last example run: after a failure, the minimal one.
+    last_transcript: Transcript | None = None
+    examples_run: int = 0
+
+
+def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
+    """A state machine class bound to a server, for hypothesis to run."""
+
+    class ProtocolSequences(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            binding.examples_run += 1
+            self.transcript = Transcript(binding.token)
+            binding.last_transcript = self.transcript
+            self.session = binding.open_session(self.transcript)
+            self.base = f"{binding.directory}/e{binding.examples_run}"
+            self.session.call(
+                messages.make_directory(binding.directory, f"e{binding.examples_run}"),
+                [accepted("DIRECTORY_CREATED")],
+                "set-up: the example's directory",
+            )
+            self.model = ProtocolModel(chunk_size_for(binding.limits))
+            self.abandoned: list[pb.Request] = []
+
+        def remote(self, relative: str) -> str:
+            return join(self.base, relative) if relative else self.base
+
+        def call(
+            self, request: pb.Request, accept: list[Accept], data: bytes | None = None
+        ) -> Reply:
+            what = messages.kind_of(request).upper()
+            return self.session.call(request, accept, f"{what} in {self.model.state.name}", data)
+
+        def illegal(self, request: pb.Request, data: bytes | None = None) -> None:
+            self.call(request, [bad_request(f"illegal in {self.model.state.name}")], data)
+
+        # -- rules ----------------------------------------------------------------
+
+        @rule(directory=st.sampled_from(DIRECTORIES), recursive=st.booleans())
+        def list_files(self, directory: str, recursive: bool) -> None:
+            refusal = self.model.directory_refusal(directory)
+            if refusal is not None:
+                self.call(messages.list_files(self.remote(directory), recursive), [refusal])
+                return
+            expected = self.model.tree.listing(directory, recursive)
+            self.call(
+                messages.list_files(self.remote(directory), recursive),
+                [
+                    accepted(
+                        "FILES_LISTED",
+                        listing_check(expected),
+                        f"{[entry.name for entry in expected]}",
+                    )
+                ],
+            )
+
+        def _new_entry_refusal(self, directory: str, name: str) -> Accept | None:
+            if not is_valid_file_name(name):
+                return refused("INVALID_FILE_NAME")
+            refusal = self.model.directory_refusal(directory)
+            if refusal is not None:
+                return refusal
+            if self.model.tree.exists(join(directory, name)):
+                return refused("FILE_ALREADY_EXISTS")
+            return None
+
+        @rule(
+            directory=st.sampled_from(DIRECTORIES),
+            name=st.sampled_from(NAMES),
+            directory_kind=st.booleans(),
+        )
+        def create(self, directory: str, name: str, directory_kind: bool) -> None:
+            build = messages.make_directory if directory_kind else messages.create_file
+            request = build(self.remote(directory), name)
+            if not self.model.allowed(RequestKind(messages.kind_of(request))):
+                self.illegal(request)
+                return
+            refusal = self._new_entry_refusal(directory, name)
+            if refusal is not None:
+                self.call(request, [refusal])
+                return
+            self.call(
+                request, [accepted("DIRECTORY_CREATED" if directory_kind else "FILE_CREATED")]
+            )
+            if directory_kind:
+                self.model.tree.add_directory(join(directory, name))
+            else:
+                self.model.tree.add_file(join(directory, name))
+
+        @rule(
+            directory=st.sampled_from(DIRECTORIES),
+            name=st.sampled_from(NAMES),
+            chunks=st.sampled_from((0.0, 0.5, 1.0, 1.5, 2.0, 2.5)),
+        )
+        def upload_file(self, directory: str, name: str, chunks: float) -> None:
+            chunk = self.model.chunk_size
+            content = content_of(int(chunks * chunk), f"{directory}/{name}/{chunks}")
+            request = messages.upload_file(self.remote(directory), name, len(content), chunk)
+            if not self.model.allowed(RequestKind.UPLOAD_FILE):
+                self.illegal(request)
+                return
+            refusal = self._new_entry_refusal(directory, name)
+            if refusal is not None:
+                self.call(request, [refusal])
+                return
+            check = transfer_accepted_check(len(content), chunk, range(1), pb.COMPRESSION_NONE)
+            self.call(request, [accepted("TRANSFER_ACCEPTED", check, "offset 0")])
+            self.model.state = State.UPLOAD
+            self.model.upload = UploadModel(join(directory, name), content)
+            self.abandoned.append(
+                messages.upload_file(self.remote(directory), name, len(content), chunk, True)
+            )
+
+        @rule(variant=st.sampled_from(CHUNK_VARIANTS))
+        def send_chunk(self, variant: str) -> None:
+            upload = self.model.upload
+            if upload is None or not self.model.allowed(RequestKind.SEND_CHUNK):
+                self.illegal(messages.send_chunk(0), content_of(self.model.chunk_size, "stray"))
+                return
+            chunk = self.model.chunk_size
+            size = min(chunk, len(upload.content) - upload.offset)
+            data = upload.content[upload.offset : upload.offset + size]
+            last = upload.offset + size == len(upload.content)
+            if variant == "wrong digest" and not last:
+                variant = "right"
+            if variant == "short" and size == 0:
+                variant = "long"
+            digest = messages.sha256_digest(upload.content) if last else None
+            offset = upload.offset
+            if variant == "wrong offset":
+                offset += chunk
+            elif variant == "short":
+                data = data[:-1]
+            elif variant == "long":
+                data += b"+"
+            elif variant == "wrong digest":
+                digest = messages.sha256_digest(upload.content + b"+")
+            request = messages.send_chunk(offset, digest)
+            if variant in ("wrong offset", "short", "long"):
+                self.call(request, [bad_request("the upload is abandoned")], data)
+                self.model.reset()
+            elif variant == "wrong digest":
+                self.call(request, [refused("DIGEST_MISMATCH")], data)
+                self.model.reset()
+            elif last:
+                self.call(
+                    request, [accepted("TRANSFER_COMPLETED", chunk_offset_check(offset))], data
+                )
+                self.model.tree.add_file(upload.path, upload.content)
+                self.model.reset()
+            else:
+                self.call(request, [accepted("CHUNK_ACCEPTED", chunk_offset_check(offset))], data)
+                upload.offset += size
+
+        @rule(
+            directory=st.sampled_from(DIRECTORIES),
+            name=st.sampled_from(NAMES[:4]),
+            offset=st.sampled_from(("start", "one", "end", "past the end")),
+        )
+        def download_file(self, directory: str, name: str, offset: str) -> None:
+            path = join(directory, name)
+            tree = self.model.tree
+            size = len(tree.content(path)) if tree.is_file(path) else 0
+            start = {"start": 0, "one": 1, "end": size, "past the end": size + 1}[offset]
+            chunk = self.model.chunk_size
+            request = messages.download_file(self.remote(path), chunk, start)
+            if not self.model.allowed(RequestKind.DOWNLOAD_FILE):
+                self.illegal(request)
+                return
+            if not tree.exists(path) or not tree.is_directory(directory):
+                self.call(request, [refused("FILE_NOT_FOUND")])
+            elif tree.is_directory(path):
+                self.call(request, [refused("NOT_A_FILE")])
+            elif start > size:
+                self.call(request, [refused("INCORRECT_FILE_SIZE")])
+            else:
+                check = transfer_accepted_check(
+                    size, chunk, range(start, start + 1), pb.COMPRESSION_NONE
+                )
+                self.call(request, [accepted("TRANSFER_ACCEPTED", check, f"offset {start}")])
+                self.model.state = State.DOWNLOAD
+                self.model.download = DownloadModel(tree.content(path), start)
+
+        @rule()
+        def receive_chunk(self) -> None:
+            download = self.model.download
+            if download is None or not self.model.allowed(RequestKind.RECEIVE_CHUNK):
+                self.illegal(messages.receive_chunk())
+                return
+            size = min(self.model.chunk_size, len(download.content) - download.offset)
+            expected = download.content[download.offset : download.offset + size]
+            offset = download.offset
+
+            def data_check(reply: Reply) -> str | None:
+                if reply.data != expected:
+                    return f"the data frame is not the {size} bytes at offset {offset}"
+                return chunk_offset_check(offset)(reply)
+
+            if offset + size == len(download.content):
+
+                def last_check(reply: Reply) -> str | None:
+                    return data_check(reply) or sha256_check(download.content)(reply)
+
+                self.call(messages.receive_chunk(), [accepted("TRANSFER_COMPLETED", last_check)])
+                self.model.reset()
+            else:
+                self.call(messages.receive_chunk(), [accepted("CHUNK_SENT", data_check)])
+                download.offset += size
+
+        @rule()
+        def cancel_transfer(self) -> None:
+            if not self.model.allowed(RequestKind.CANCEL_TRANSFER):
+                self.illegal(messages.cancel_transfer())
+                return
+            self.call(messages.cancel_transfer(), [accepted("TRANSFER_CANCELLED")])
+            self.model.reset()
+
+        @rule(directory=st.sampled_from(DIRECTORIES[1:]), name=st.sampled_from(("", *NAMES[:4])))
+        def remove_file(self, directory: str, name: str) -> None:
+            path = join(directory, name)
+            request = messages.remove_file(self.remote(path))
+            tree = self.model.tree
+            if not self.model.allowed(RequestKind.REMOVE_FILE):
+                self.illegal(request)
+                return
+            if not tree.exists(path):
+                self.call(request, [refused("FILE_NOT_FOUND")])
+            elif tree.is_file(path) or tree.beneath(path) == 0:
+                self.call(request, [accepted("FILE_REMOVED")])
+                tree.remove(path)
+            else:
+                total = tree.beneath(path)
+
+                def started(reply: Reply) -> str | None:
+                    progress = reply.response.removal
+                    if (progress.removed, progress.remaining) != (0, total):
+                        return f"removal is {progress.removed}/{progress.remaining}, expected 0/{total}"
+                    return None
+
+                self.call(
+                    request, [accepted("REMOVAL_STARTED", started, f"0 removed, {total} remaining")]
+                )
+                tree.remove(path)
+                self.model.state = State.DELETE
+                self.model.removal_total, self.model.removal_done = total, 0
+
+        @rule()
+        def continue_removal(self) -> None:
+            if not self.model.allowed(RequestKind.CONTINUE_REMOVAL):
+                self.illegal(messages.continue_removal())
+                return
+            reply = self.call(
+                messages.continue_removal(), [accepted("FILE_REMOVED"), accepted("ENTRIES_REMOVED")]
+            )
+            if reply.response.reason == pb.REASON_FILE_REMOVED:
+                self.model.reset()
+
+        @rule(kind=st.sampled_from(("relative", "dot-dot", "garbage", "no kind")))
+        def malformed(self, kind: str) -> None:
+            if kind == "relative":
+                self.call(messages.list_files(self.base.lstrip("/")), [bad_request("not absolute")])
+            elif kind == "dot-dot":
+                self.call(messages.list_files(self.base + "/d/.."), [bad_request("holds '..'")])
+            else:
+                frame = (
+                    b"\xff\xfe\xfd"
+                    if kind == "garbage"
+                    else messages.raw_request(binding.token, self.session.session_id)
+                )
+                self.session.connection.send_frames(
+                    [DELIMITER, frame], note=f"a malformed message: {kind}"
+                )
+                self.session.receive(
+                    pb.Request(), [bad_request("malformed")], f"{kind} in {self.model.state.name}"
+                )
+
+        def teardown(self) -> None:
+            session = self.session
+            try:
+                session.quietly(messages.cancel_transfer(), "clean-up: abandon any transfer")
+                for request in self.abandoned:
+                    session.quietly(request, "clean-up: resume an abandoned upload")
+                    session.quietly(messages.cancel_transfer(), "clean-up: and cancel it")
+                reply = session.quietly(
+                    messages.remove_file(self.base), "clean-up: remove the example"
+                )
+                for _ in range(100):
+                    going_on = (pb.REASON_REMOVAL_STARTED, pb.REASON_ENTRIES_REMOVED)
+                    if reply is None or reply.response.reason not in going_on:
+                        break
+                    reply = session.quietly(
+                        messages.continue_removal(), "clean-up: remove the example"
+                    )
+                session.quietly(messages.goodbye(), "clean-up: end the session")
+            finally:
+                session.connection.close()
+
+    return ProtocolSequences
+
+
+def run_sequences(binding: Binding, examples: int, steps: int = STEPS_PER_EXAMPLE) -> None:
+    """Run ``examples`` random sequences; raise the failure of the minimal failing one.
+
+    The examples are derandomized, so two runs against the same server send the same
+    sequences, and nothing is written to a hypothesis database.
+    """
+    run_state_machine_as_test(
+        machine_for(binding),
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            report_multiple_bugs=False,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+            verbosity=Verbosity.normal,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+def failure_summary(error: BaseException) -> str:
+    """What went wrong, with hypothesis's note of the steps when it made one."""
+    notes = [note for note in getattr(error, "__notes__", []) if note.strip()]
+    text = str(error)
+    if notes:
+        text += "\n" + "\n".join(notes)
+    return text
+
+
+def _run(ctx: CaseContext) -> None:
+    examples = ctx.target.stateful_examples
+    if examples <= 0:
+        ctx.skip("no random sequences asked for (--stateful-examples 0)")
+    session = ctx.open_session()
+    directory = ctx.case_directory(session)
+    session.goodbye("close the set-up session: every sequence opens its own")
+
+    def open_session(transcript: Transcript) -> Session:
+        fresh = Session(ctx.connect("S", transcript), ctx.target.token)
+        fresh.hello()
+        return fresh
+
+    binding = Binding(open_session, directory, ctx.server_limits(), ctx.target.token)
+    try:
+        run_sequences(binding, examples)
+    except Exception as error:
+        minimal = binding.last_transcript
+        if minimal is not None:
+            ctx.transcript.note("the minimal failing sequence found, as replayed last:")
+            for event in minimal.events:
+                if event.get("note", "").startswith("clean-up") and not ctx.transcript.failed_at():
+                    ctx.transcript.mark_failure()
+                ctx.transcript.events.append(event)
+        if isinstance(error, CaseFailure):
+            raise CaseFailure(
+                f"minimal failing sequence, {error.step}",
+                failure_summary(error),
+                sent=error.sent,
+                expected=error.expected,
+                seen=error.seen,
+            ) from error
+        raise CaseFailure("minimal failing sequence", failure_summary(error)) from error
+    ctx.transcript.note(
+        f"{binding.examples_run} random sequences ran, every reply as the model predicts"
+    )
+
+
+CASE = Case(
+    "4.13/stateful/1",
+    "random sequences of valid and invalid requests in every state",
+    "every reply is one the transition table and the tree allow, whatever the order of requests",
+    "every reply as the model of the spec predicts",
+    _run,
+)

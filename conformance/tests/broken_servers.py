@@ -1,0 +1,247 @@
+"""Deliberately broken servers, each with one fault, and the case that must catch it.
+
+Each fault swaps one piece of our server for a subclass that misbehaves, or puts a
+rewriting proxy in front of it. The suite is trusted only if, run on the sections
+given here, it fails each of them and names the right case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+from conformance_serving import RewritingProxy, RunningServer, running_server
+from google.protobuf.message import DecodeError
+from remofile.core.sessions import SessionGate
+from remofile.core.transitions import State
+from remofile.server import EntryInfo, LocalStorage, Server
+from remofile.server.handler import Reply, RequestHandler
+from remofile.v1 import remofile_pb2 as pb
+
+# -- faults of the request handler ------------------------------------------------------------
+
+
+class StaysBusyAfterCancel(RequestHandler):
+    """Answers CANCEL_TRANSFER as the spec says, but forgets to return to IDLE."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "cancel_transfer" and self.state is not State.IDLE:
+            return Reply(
+                pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_TRANSFER_CANCELLED)
+            )
+        return super().handle(request, kind_name, data)
+
+
+class AcceptsAnyChunkSize(RequestHandler):
+    """Pads or cuts every upload chunk to the size it should have had."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._expected: tuple[int, int, int] | None = None  # file size, chunk size, next offset
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "send_chunk" and self._expected is not None and data is not None:
+            file_size, chunk_size, offset = self._expected
+            wanted = min(chunk_size, file_size - offset)
+            data = (bytes(data) + bytes(wanted))[:wanted]
+            self._expected = (file_size, chunk_size, offset + wanted)
+        reply = super().handle(request, kind_name, data)
+        if kind_name == "upload_file" and reply.response.reason == pb.REASON_TRANSFER_ACCEPTED:
+            accepted = reply.response.transfer_accepted
+            self._expected = (accepted.file_size, accepted.chunk_size, accepted.offset)
+        return reply
+
+
+class RefusesInsteadOfError(RequestHandler):
+    """Answers REFUSED BAD_REQUEST where the spec says ERROR BAD_REQUEST."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if reply.response.type == pb.RESPONSE_TYPE_ERROR:
+            reply.response.type = pb.RESPONSE_TYPE_REFUSED
+        return reply
+
+
+class IgnoresDigest(RequestHandler):
+    """Never checks the digest of an upload's last chunk."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "send_chunk" and request.send_chunk.HasField("digest"):
+            request.send_chunk.ClearField("digest")
+        return super().handle(request, kind_name, data)
+
+
+class IgnoresDownloadOffset(RequestHandler):
+    """Starts every download at byte 0, whatever offset was asked."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "download_file":
+            request.download_file.offset = 0
+        return super().handle(request, kind_name, data)
+
+
+# -- faults of the session gate -------------------------------------------------------------------
+
+
+class AdmitsSecondClient(SessionGate):
+    """Lets any HELLO in, replacing whoever held the server."""
+
+    def admit(self, token: str, session_id: bytes, kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "hello":
+            self.session_id = None
+        return super().admit(token, session_id, kind, *args, **kwargs)
+
+
+class AcceptsAnyToken(SessionGate):
+    """Takes every token for the right one."""
+
+    def __init__(self, token: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(token, *args, **kwargs)
+        self._right_token = token
+
+    def admit(self, token: str, *args: Any, **kwargs: Any) -> Any:
+        return super().admit(self._right_token, *args, **kwargs)
+
+
+class NeverExpires(SessionGate):
+    """Keeps a session that has gone silent forever."""
+
+    def expire(self, now_ms: int) -> bool:
+        return False
+
+    def deadline_ms(self) -> int | None:
+        return None
+
+
+# -- faults of the storage and of the server ------------------------------------------------------
+
+
+class ListsStaging(LocalStorage):
+    """Shows its staging area in listings of the root."""
+
+    def list_directory(self, directory: Any, recursive: bool) -> list[EntryInfo]:
+        entries = super().list_directory(directory, recursive)
+        staging = os.path.join(self.root, ".remofile-staging")
+        if not directory and os.path.isdir(staging):
+            entries.append(EntryInfo(".remofile-staging", True, 0, os.stat(staging).st_mtime_ns))
+            entries.sort(key=lambda entry: entry.name)
+        return entries
+
+
+class FollowsLinksOut(LocalStorage):
+    """Follows symbolic links wherever they lead, out of the root too."""
+
+    def _resolve(self, path: Any) -> str:
+        real = os.path.realpath(os.path.join(self.root, *path))
+        if not os.path.exists(real):
+            raise FileNotFoundError("/" + "/".join(path))
+        return real
+
+
+class AnswersOversizeMessages(Server):
+    """Does not limit the size of messages, so it answers the ones it must drop."""
+
+    def _configure(self, socket: zmq.Socket[Any]) -> None:
+        super()._configure(socket)
+        socket.setsockopt(zmq.MAXMSGSIZE, -1)
+
+
+def _drop_malformed(frames: list[bytes]) -> list[bytes] | None:
+    """Drop what does not parse as a Request of some kind, instead of answering it."""
+    if len(frames) < 2 or frames[0] != b"":
+        return None
+    request = pb.Request()
+    try:
+        request.ParseFromString(frames[1])
+    except DecodeError:
+        return None
+    return frames if request.WhichOneof("kind") else None
+
+
+# -- the catalogue of faults --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    #: Sections the suite runs against this server.
+    sections: tuple[str, ...]
+    #: The case that must fail.
+    caught_by: str
+    start: Callable[[Path], contextlib.AbstractContextManager[RunningServer]]
+
+
+def _swap(**pieces: Any) -> Callable[[Path], contextlib.AbstractContextManager[RunningServer]]:
+    def start(root: Path) -> contextlib.AbstractContextManager[RunningServer]:
+        return running_server(root, **pieces)
+
+    return start
+
+
+def _proxied(on_request: Callable[[list[bytes]], list[bytes] | None]) -> Callable[[Path], Any]:
+    @contextlib.contextmanager
+    def start(root: Path) -> Iterator[RunningServer]:
+        with running_server(root) as server:
+            proxy = RewritingProxy(server.endpoint, on_request=on_request)
+            try:
+                yield RunningServer(proxy.endpoint, root, server.server)
+            finally:
+                proxy.close()
+
+    return start
+
+
+FAULTS = (
+    Fault(
+        "stays-busy-after-cancel",
+        ("4.12",),
+        "4.12/UPLOAD/CANCEL_TRANSFER/1",
+        _swap(handler_class=StaysBusyAfterCancel),
+    ),
+    Fault(
+        "accepts-any-chunk-size",
+        ("4.9.2",),
+        "4.9.2/UPLOAD/SEND_CHUNK/4",
+        _swap(handler_class=AcceptsAnyChunkSize),
+    ),
+    Fault(
+        "refused-instead-of-error",
+        ("4.13/IDLE",),
+        "4.13/IDLE/SEND_CHUNK/1",
+        _swap(handler_class=RefusesInsteadOfError),
+    ),
+    Fault(
+        "ignores-digest",
+        ("4.9.2",),
+        "4.9.2/UPLOAD/SEND_CHUNK/3",
+        _swap(handler_class=IgnoresDigest),
+    ),
+    Fault(
+        "ignores-download-offset",
+        ("4.10.1",),
+        "4.10.1/IDLE/DOWNLOAD_FILE/4",
+        _swap(handler_class=IgnoresDownloadOffset),
+    ),
+    Fault(
+        "lists-staging",
+        ("4.6/UPLOAD",),
+        "4.6/UPLOAD/LIST_FILES/1",
+        _swap(storage_factory=ListsStaging),
+    ),
+    Fault("admits-second-client", ("3.3",), "3.3/1", _swap(gate_class=AdmitsSecondClient)),
+    Fault("follows-links-out", ("4.5.2",), "4.5.2/1", _swap(storage_factory=FollowsLinksOut)),
+    Fault("accepts-any-token", ("3.1",), "3.1/1", _swap(gate_class=AcceptsAnyToken)),
+    Fault("never-expires", ("3.4/2",), "3.4/2", _swap(gate_class=NeverExpires)),
+    Fault(
+        "answers-oversize-messages",
+        ("2.4/1",),
+        "2.4/1",
+        _swap(server_class=AnswersOversizeMessages),
+    ),
+    Fault("silent-on-malformed", ("2.2.3",), "2.2.3/2", _proxied(_drop_malformed)),
+)

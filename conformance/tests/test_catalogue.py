@@ -1,0 +1,79 @@
+"""The suite and the spec's tables cannot drift apart: every row has its case."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from remofile.conformance.case import section_key
+from remofile.conformance.cases import SECTION_TITLES, all_cases, matches, select
+from remofile.conformance.context import UNPROVOKABLE
+from remofile.conformance.session_cases import BODIES
+from remofile.conformance.transition_cases import UNPROVOKABLE_REASONS, has_scenario
+from remofile.core.sessions import SESSION_CASES, SessionCase
+from remofile.core.transitions import Rule, all_rules, case_id
+
+CASES = {case.id: case for case in all_cases()}
+
+
+def test_case_ids_are_unique() -> None:
+    assert len(CASES) == len(all_cases())
+
+
+@pytest.mark.parametrize(
+    ("rule", "index"),
+    [(rule, index) for rule in all_rules() for index in range(1, len(rule.outcomes) + 1)],
+    ids=lambda value: getattr(value, "section", str(value)),
+)
+def test_every_row_of_the_transition_table_has_a_case(rule: Rule, index: int) -> None:
+    case = CASES[case_id(rule, index)]
+    assert has_scenario(rule, index)
+    if rule.outcomes[index - 1].reason in UNPROVOKABLE_REASONS:
+        assert case.body is None
+        assert case.skip_reason == UNPROVOKABLE
+    else:
+        assert case.body is not None
+
+
+@pytest.mark.parametrize("row", SESSION_CASES, ids=lambda row: row.case)
+def test_every_row_of_the_session_table_has_a_case(row: SessionCase) -> None:
+    assert row.case in BODIES
+    assert CASES[row.case].body is BODIES[row.case]
+
+
+def test_the_suite_has_no_body_the_tables_do_not_know() -> None:
+    assert set(BODIES) == {row.case for row in SESSION_CASES}
+
+
+def test_only_unprovokable_rows_lack_a_body() -> None:
+    assert {case.skip_reason for case in CASES.values() if case.body is None} <= {UNPROVOKABLE}
+
+
+def test_case_ids_are_named_by_sections_of_the_spec() -> None:
+    for case in CASES.values():
+        assert re.fullmatch(r"\d+(\.\d+)*", case.section), case.id
+        assert case.section in SECTION_TITLES, case.id
+
+
+def test_cases_come_sorted_by_section() -> None:
+    keys = [section_key(case.section) for case in all_cases()]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("selector", "chosen", "not_chosen"),
+    [
+        ("4.9", "4.9.2/UPLOAD/SEND_CHUNK/1", "4.10.1/IDLE/DOWNLOAD_FILE/1"),
+        ("4.1", "4.1", "4.10.1/IDLE/DOWNLOAD_FILE/1"),
+        ("4.13/UPLOAD", "4.13/UPLOAD/CREATE_FILE/1", "4.13/IDLE/SEND_CHUNK/1"),
+        ("3.3/1", "3.3/1", "3.3/2"),
+        ("2.2", "2.2.3/1", "2.4/1"),
+    ],
+)
+def test_sections_select_by_prefix(selector: str, chosen: str, not_chosen: str) -> None:
+    assert matches(chosen, [selector])
+    assert not matches(not_chosen, [selector])
+
+
+def test_no_selector_selects_everything() -> None:
+    assert len(select(all_cases(), [])) == len(CASES)

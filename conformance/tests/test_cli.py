@@ -1,0 +1,170 @@
+"""The command line: reports, exit status, and the expected-failures file both ways."""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from broken_servers import AcceptsAnyToken
+from click.testing import CliRunner, Result
+from conformance_serving import TOKEN, RunningServer, running_server
+from remofile.conformance.cases import all_cases
+from remofile.conformance.main import main
+
+
+def invoke(endpoint: str, *options: str) -> Result:
+    return CliRunner().invoke(
+        main,
+        [endpoint, "--token", TOKEN, "--timeout", "2000", "--stateful-examples", "0", *options],
+    )
+
+
+def test_a_passing_run_writes_its_reports_and_exits_0(
+    our_server: RunningServer, tmp_path: Path
+) -> None:
+    json_path, junit_path = tmp_path / "report.json", tmp_path / "report.xml"
+    result = invoke(
+        our_server.endpoint,
+        "--section",
+        "3.5,4.12",
+        "--json",
+        str(json_path),
+        "--junit-xml",
+        str(junit_path),
+    )
+    assert result.exit_code == 0, result.output
+    assert "PASS  3.5/1" in result.output
+    assert "PASS  4.12/UPLOAD/CANCEL_TRANSFER/1" in result.output
+    report = json.loads(json_path.read_text())
+    assert report["passed"] is True
+    case = next(case for case in report["cases"] if case["id"] == "4.12/UPLOAD/CANCEL_TRANSFER/1")
+    assert case["status"] == "PASS"
+    sent = [event["message"] for event in case["transcript"] if event["direction"] == "sent"]
+    assert {"cancel_transfer": {}} in [
+        {k: v for k, v in m.items() if k == "cancel_transfer"} for m in sent
+    ]
+    received = [event["label"] for event in case["transcript"] if event["direction"] == "received"]
+    assert "ACCEPTED TRANSFER_CANCELLED" in received
+    suites = ET.parse(junit_path).getroot()
+    names = {case.get("name") for case in suites.iter("testcase")}
+    assert {"3.5/1", "4.12/UPLOAD/CANCEL_TRANSFER/1", "4.12/DELETE/CANCEL_TRANSFER/1"} <= names
+    assert not list(suites.iter("failure"))
+
+
+def test_the_token_never_appears_in_reports(our_server: RunningServer, tmp_path: Path) -> None:
+    json_path, junit_path = tmp_path / "report.json", tmp_path / "report.xml"
+    result = invoke(
+        our_server.endpoint,
+        "--section",
+        "3.1,2.2.3",
+        "--json",
+        str(json_path),
+        "--junit-xml",
+        str(junit_path),
+    )
+    assert result.exit_code == 0, result.output
+    for text in (result.output, json_path.read_text(), junit_path.read_text()):
+        assert TOKEN not in text
+        assert TOKEN.encode().hex() not in text
+
+
+@pytest.fixture
+def token_blind_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with running_server(tmp_path, gate_class=AcceptsAnyToken) as server:
+        yield server
+
+
+def test_a_failure_shows_what_was_sent_expected_and_seen(
+    token_blind_server: RunningServer, tmp_path: Path
+) -> None:
+    junit_path = tmp_path / "report.xml"
+    result = invoke(token_blind_server.endpoint, "--section", "3.1", "--junit-xml", str(junit_path))
+    assert result.exit_code == 1, result.output
+    assert "FAIL  3.1/1" in result.output
+    assert "sent:        {" in result.output
+    assert "expected:    REFUSED ACCESS_DENIED" in result.output
+    assert '"reason": "REASON_SESSION_OPENED"' in result.output
+    failures = list(ET.parse(junit_path).getroot().iter("failure"))
+    assert len(failures) == 1
+
+
+def test_a_listed_failure_that_fails_passes_the_run(
+    token_blind_server: RunningServer, tmp_path: Path
+) -> None:
+    listed = tmp_path / "expected.txt"
+    listed.write_text("# known\n3.1/1\n")
+    result = invoke(
+        token_blind_server.endpoint, "--section", "3.1", "--expected-failures", str(listed)
+    )
+    assert result.exit_code == 0, result.output
+    assert "XFAIL 3.1/1" in result.output
+
+
+def test_a_listed_failure_that_passes_is_a_stale_entry(
+    our_server: RunningServer, tmp_path: Path
+) -> None:
+    listed = tmp_path / "expected.txt"
+    listed.write_text("3.5/1\n")
+    result = invoke(our_server.endpoint, "--section", "3.5", "--expected-failures", str(listed))
+    assert result.exit_code == 1, result.output
+    assert "STALE 3.5/1" in result.output
+    assert "remove the stale entry" in result.output
+
+
+def test_a_listed_case_that_does_not_exist_fails_the_run(
+    our_server: RunningServer, tmp_path: Path
+) -> None:
+    listed = tmp_path / "expected.txt"
+    listed.write_text("9.9/NOPE/1\n")
+    result = invoke(our_server.endpoint, "--section", "3.5", "--expected-failures", str(listed))
+    assert result.exit_code == 1, result.output
+    assert "9.9/NOPE/1" in result.output
+
+
+def test_a_server_that_does_not_answer_exits_2() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = CliRunner().invoke(
+        main, [f"tcp://127.0.0.1:{port}", "--token", TOKEN, "--timeout", "200"]
+    )
+    assert result.exit_code == 2
+    assert "no reply to HELLO" in result.output
+
+
+def test_a_wrong_token_exits_2(our_server: RunningServer) -> None:
+    result = CliRunner().invoke(
+        main, [our_server.endpoint, "--token", "not-the-token", "--timeout", "2000"]
+    )
+    assert result.exit_code == 2
+    assert "refused the token" in result.output
+
+
+def test_an_ipc_endpoint_works(tmp_path: Path) -> None:
+    root = tmp_path / "served"
+    root.mkdir()
+    endpoint = f"ipc://{tmp_path}/remofile.sock"
+    with running_server(root, port=endpoint) as server:
+        assert server.endpoint.startswith("ipc://")
+        result = invoke(server.endpoint, "--section", "3.2/1")
+    assert result.exit_code == 0, result.output
+
+
+def test_list_prints_every_case() -> None:
+    result = CliRunner().invoke(main, ["tcp://127.0.0.1:1", "--token", TOKEN, "--list"])
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) == len(all_cases())
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["http://example.org", "--token", TOKEN],
+        ["tcp://127.0.0.1:1", "--token", TOKEN, "--section", "99"],
+    ],
+)
+def test_bad_arguments_are_usage_errors(arguments: list[str]) -> None:
+    assert CliRunner().invoke(main, arguments).exit_code == 2
