@@ -84,6 +84,8 @@ class Scenario:
     #: Bytes moved (bytes), files moved (files), entries listed (list), operations per run.
     amount: int
     results: dict[str, ToolResult] = field(default_factory=dict)
+    #: Anything that changed how the scenario ran (e.g. fewer runs, out of time).
+    notes: str = ""
 
     @property
     def unit(self) -> str:
@@ -202,7 +204,12 @@ class Results:
             }
             scenarios.append(
                 Scenario(
-                    encoded["key"], encoded["title"], encoded["kind"], encoded["amount"], results
+                    encoded["key"],
+                    encoded["title"],
+                    encoded["kind"],
+                    encoded["amount"],
+                    results,
+                    encoded.get("notes", ""),
                 )
             )
         idle = Idle(**data["idle"]) if data.get("idle") else None

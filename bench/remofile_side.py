@@ -305,14 +305,15 @@ class RemofileTool(Tool):
         curve: bool,
         profile_prefix: str | None = None,
         sync_writes: bool = True,
+        name: str | None = None,
     ) -> None:
         from remofile.core import generate_keys, generate_token
 
-        self.name = "remofile+curve" if curve else "remofile"
+        self.name = name or ("remofile+curve" if curve else "remofile")
         self._layout = layout
         token = generate_token()
         public_key, private_key = generate_keys() if curve else (None, None)
-        logs = os.path.join(layout.work, self.name)
+        logs = os.path.join(layout.work, "".join(c if c.isalnum() else "-" for c in self.name))
         self.server = ServerProcess(
             layout.server,
             token,

@@ -88,6 +88,8 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
         if result.errors:
             row += f"  ({len(result.errors)} failed run(s): {result.errors[0][:60]})"
         lines.append(row)
+    if scenario.notes:
+        lines.append(f"  ({scenario.notes})")
     return lines
 
 
@@ -98,7 +100,7 @@ def ratio_lines(results: Results) -> list[str]:
         for mine in (REMOFILE, REMOFILE_CURVE):
             parts = []
             for peer in results.tools:
-                if peer in (REMOFILE, REMOFILE_CURVE):
+                if peer.startswith(REMOFILE):
                     continue
                 ratio = scenario.speedup(mine, peer)
                 if ratio is not None:
@@ -275,17 +277,43 @@ def write_chart(results: Results, path: str) -> str:
             medians,
             xerr=[lows, highs],
             color=[colours[name] for name in names],
-            edgecolor=["black" if name.startswith("remofile") else "none" for name in names],
+            edgecolor=["black" if name.startswith(REMOFILE) else "none" for name in names],
             linewidth=1.5,
             capsize=3,
         )
-        axis.bar_label(bars, labels=[_number(value) for value in medians], padding=4, fontsize=8)
+        # The disk can be many times faster than any transfer: cut its bar, keep its figure.
+        others = [
+            median + high
+            for name, median, high in zip(names, medians, highs, strict=True)
+            if name != DISK
+        ]
+        limit = 1.3 * max(others) if others else 0.0
+        clipped = {
+            index
+            for index, (name, median) in enumerate(zip(names, medians, strict=True))
+            if name == DISK and limit and median > limit
+        }
+        labels = ["" if index in clipped else _number(value) for index, value in enumerate(medians)]
+        axis.bar_label(bars, labels=labels, padding=4, fontsize=8)
+        if clipped:
+            axis.set_xlim(0, limit)
+            for index in clipped:
+                axis.text(
+                    limit * 0.98,
+                    positions[index],
+                    f"{_number(medians[index])} (cut)",
+                    ha="right",
+                    va="center",
+                    fontsize=8,
+                    color="white",
+                )
+        else:
+            axis.margins(x=0.2)
         axis.set_yticks(positions, names, fontsize=8)
         axis.invert_yaxis()
         better = "higher" if scenario.higher_is_better else "lower"
         axis.set_title(f"{scenario.title}\n{scenario.unit}, {better} is better", fontsize=9)
         axis.tick_params(axis="x", labelsize=8)
-        axis.margins(x=0.2)
     for index in range(len(scenarios), rows * columns):
         axes[index // columns][index % columns].axis("off")
     meta = results.meta
