@@ -1,0 +1,87 @@
+"""--help (and -h) for every command: it works, and holds no placeholder text."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from cli_support import RMF, expect, invoke, run_process
+from remofile.cli.main import cli
+
+PLACEHOLDERS = ("Foobar", "To be written", "TODO", "Rest of the description")
+
+
+def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    context = click.Context(group)
+    paths: list[list[str]] = [list(prefix)]
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
+        if isinstance(command, click.Group):
+            paths += command_paths(command, (*prefix, name))
+        else:
+            paths.append([*prefix, name])
+    return paths
+
+
+ALL_COMMANDS = [*command_paths(), ["directory"]]
+
+
+def test_every_command_is_listed() -> None:
+    names = {" ".join(path) for path in ALL_COMMANDS}
+    assert names >= {
+        "list",
+        "file",
+        "folder",
+        "directory",
+        "upload",
+        "download",
+        "remove",
+        "sync",
+        "sync local",
+        "sync remote",
+        "run",
+        "start",
+        "stop",
+        "generate-token",
+        "generate-keys",
+    }
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda path: " ".join(path) or "remofile")
+def test_help(path: list[str]) -> None:
+    for flag in ("--help", "-h"):
+        result = expect(invoke([*path, flag]), 0)
+        shown = ["folder" if name == "directory" else name for name in path]  # the alias
+        assert result.stdout.startswith(" ".join(["Usage: remofile", *shown, "[OPTIONS]"]))
+        assert result.stderr == ""
+        assert "-h, --help" in result.stdout
+        for placeholder in PLACEHOLDERS:
+            assert placeholder.lower() not in result.stdout.lower(), (path, placeholder)
+
+
+def test_every_option_has_help_text() -> None:
+    context = click.Context(cli)
+    for path in ALL_COMMANDS:
+        command: click.Command = cli
+        for name in path:
+            assert isinstance(command, click.Group)
+            found = command.get_command(context, name)
+            assert found is not None
+            command = found
+        assert command.help, path
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert parameter.help, (path, parameter.name)
+                for placeholder in PLACEHOLDERS:
+                    assert placeholder.lower() not in parameter.help.lower()
+
+
+def test_help_of_the_directory_alias_is_the_folder_help() -> None:
+    assert invoke(["directory", "--help"]).stdout == invoke(["folder", "--help"]).stdout
+
+
+def test_help_as_a_process() -> None:
+    result = expect(run_process(["--help"], program=RMF), 0)
+    assert "Commands:" in result.stdout
+    version = expect(invoke(["--version"]), 0)
+    assert version.stdout.startswith("remofile, version ")
