@@ -163,6 +163,19 @@ def _drop_malformed(frames: list[bytes]) -> list[bytes] | None:
     return frames if request.WhichOneof("kind") else None
 
 
+class _StopsAfterMalformed:
+    """Relays until the first malformed message, then never answers anything again."""
+
+    def __init__(self) -> None:
+        self.dead = False
+
+    def __call__(self, frames: list[bytes]) -> list[bytes] | None:
+        if self.dead or _drop_malformed(frames) is None:
+            self.dead = True
+            return None
+        return frames
+
+
 # -- the catalogue of faults --------------------------------------------------------------------------
 
 
@@ -183,11 +196,13 @@ def _swap(**pieces: Any) -> Callable[[Path], contextlib.AbstractContextManager[R
     return start
 
 
-def _proxied(on_request: Callable[[list[bytes]], list[bytes] | None]) -> Callable[[Path], Any]:
+def _proxied(
+    make_filter: Callable[[], Callable[[list[bytes]], list[bytes] | None]],
+) -> Callable[[Path], Any]:
     @contextlib.contextmanager
     def start(root: Path) -> Iterator[RunningServer]:
         with running_server(root) as server:
-            proxy = RewritingProxy(server.endpoint, on_request=on_request)
+            proxy = RewritingProxy(server.endpoint, on_request=make_filter())
             try:
                 yield RunningServer(proxy.endpoint, root, server.server)
             finally:
@@ -243,5 +258,10 @@ FAULTS = (
         "2.4/1",
         _swap(server_class=AnswersOversizeMessages),
     ),
-    Fault("silent-on-malformed", ("2.2.3",), "2.2.3/2", _proxied(_drop_malformed)),
+    Fault("silent-on-malformed", ("2.2.3",), "2.2.3/2", _proxied(lambda: _drop_malformed)),
+)
+
+#: A server that stops answering altogether: every case after the culprit fails unrun.
+STOPS_ANSWERING = Fault(
+    "stops-after-malformed", ("2.2.3/1", "3.2"), "2.2.3/1", _proxied(_StopsAfterMalformed)
 )

@@ -29,7 +29,7 @@ from remofile.server import LocalStorage, Server
 TOKEN = "conformance-self-test-token"
 
 #: Short enough for the expiry cases to run, long enough for a slow machine.
-SESSION_TIMEOUT_MS = 1000
+SESSION_TIMEOUT_MS = 1500
 
 #: Deadline of every reply in the self-tests: our server answers in milliseconds.
 TIMEOUT_MS = 2000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from broken_servers import FAULTS, Fault
+from broken_servers import FAULTS, STOPS_ANSWERING, Fault
 from conformance_serving import plant_outside_link, run_suite
 from remofile.conformance.report import summary
 from remofile.conformance.results import Status
@@ -26,3 +26,21 @@ def test_the_suite_catches(fault: Fault, tmp_path: Path) -> None:
     assert report.setup_error is None
     assert statuses[fault.caught_by] is Status.FAIL, summary(report)
     assert report.failed
+
+
+def test_a_server_that_stops_answering_fails_every_case_left(tmp_path: Path) -> None:
+    fault = STOPS_ANSWERING
+    with fault.start(tmp_path) as server:
+        report = run_suite(server.target(timeout_ms=1000), fault.sections)
+    assert (
+        next(result for result in report.results if result.case.id == fault.caught_by).status
+        is Status.FAIL
+    )
+    later = [result for result in report.results if result.case.section == "3.2"]
+    assert later
+    assert all(result.status is Status.FAIL for result in later)
+    assert all(
+        "stopped answering during case 2.2.3/1" in result.failure.problem
+        for result in later
+        if result.failure
+    )

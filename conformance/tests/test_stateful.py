@@ -56,7 +56,8 @@ def test_random_sequences_agree_with_the_model(our_server: RunningServer) -> Non
 def test_a_broken_server_fails_with_a_minimal_transcript(tmp_path: Path) -> None:
     with (
         running_server(tmp_path, handler_class=StaysBusyAfterCancel) as server,
-        binding_for(server, "stateful-broken") as binding,pytest.raises(CaseFailure) as failure
+        binding_for(server, "stateful-broken") as binding,
+        pytest.raises(CaseFailure) as failure,
     ):
         run_sequences(binding, examples=200)
     assert failure.value.seen is not None

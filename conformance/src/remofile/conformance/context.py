@@ -59,6 +59,10 @@ class SessionMemory:
     session_timeout_ms: int = 0
 
 
+#: Deadline of the clean-up requests of a case: a server that stopped answering is not
+#: waited for at length after every case.
+CLEAN_UP_TIMEOUT_MS = 1000
+
 #: Extra time waited for a stale session to expire.
 RECOVERY_MARGIN_MS = 250
 
@@ -209,7 +213,12 @@ class CaseContext:
                 live = []
         for index, session in enumerate(live):
             self.transcript.note(f"clean-up of client {session.label}")
-            session.quietly(messages.cancel_transfer(), "clean-up: abandon any transfer")
+            answered = session.quietly(
+                messages.cancel_transfer(), "clean-up: abandon any transfer", CLEAN_UP_TIMEOUT_MS
+            )
+            if answered is None:
+                self.transcript.note("no answer: clean-up of this client abandoned")
+                continue
             if index == 0:
                 for upload in uploads:
                     session.quietly(upload, "clean-up: resume an upload the case started")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from remofile.conformance import messages
 from remofile.conformance.case import CaseList
 from remofile.conformance.context import CaseContext
-from remofile.conformance.expect import accepted, bad_request, refused
+from remofile.conformance.expect import accepted, bad_request, error, refused
 from remofile.conformance.model import listing_check
 from remofile.conformance.scenarios import (
     DATA_FILE,
@@ -181,20 +181,20 @@ def _path_lengths(ctx: CaseContext) -> None:
         return path + "/" + "p" * (total - len(path) - 1)
 
     wide = fixture.path + ("/" + "é" * 100) * (MAX_PATH_BYTES // 200 + 1)
-    for what, path, answer in (
-        ("a component of 256 bytes", f"{fixture.path}/{'c' * 256}", bad_request()),
-        ("a component of 128 characters, 256 bytes", f"{fixture.path}/{'é' * 128}", bad_request()),
-        ("a path of 4097 bytes", path_of(MAX_PATH_BYTES + 1), bad_request()),
-        ("a path of fewer than 4096 characters but more bytes", wide, bad_request()),
-        (
-            "a missing path of exactly 4096 bytes",
-            path_of(MAX_PATH_BYTES),
-            refused("FILE_NOT_FOUND"),
-        ),
+    too_long = [bad_request()]
+    # A path of 4096 bytes is within the syntax; that the root's own path makes it too
+    # long for the server's file system is a failure of the server, not of the client.
+    allowed = [refused("FILE_NOT_FOUND"), error("UNKNOWN_ERROR", "an OS limit")]
+    for what, path, answers in (
+        ("a component of 256 bytes", f"{fixture.path}/{'c' * 256}", too_long),
+        ("a component of 128 characters, 256 bytes", f"{fixture.path}/{'é' * 128}", too_long),
+        ("a path of 4097 bytes", path_of(MAX_PATH_BYTES + 1), too_long),
+        ("a path of fewer than 4096 characters but more bytes", wide, too_long),
+        ("a missing path of exactly 4096 bytes", path_of(MAX_PATH_BYTES), allowed),
     ):
         session.call(
             messages.list_files(path),
-            [answer],
+            answers,
             f"LIST_FILES of {what} ({len(path.encode())} bytes)",
         )
     check_state(session, State.IDLE, None)

@@ -66,6 +66,9 @@ class Runner:
                     report.results.append(result)
                     if self.progress is not None:
                         self.progress(result)
+                    if _went_silent(result) and not self._answers(context):
+                        self._give_up(cases[index + 1 :], result, report)
+                        break
             finally:
                 self._clean_up(context, report, root_before)
         finally:
@@ -102,6 +105,37 @@ class Runner:
         finally:
             ctx.close()
         return Result(case, status, time.monotonic() - started, transcript, failure, reason)
+
+    def _answers(self, context: zmq.Context[Any]) -> bool:
+        """Whether the server still answers a HELLO on a fresh socket."""
+        session = self._session(context, Transcript(self.target.token))
+        try:
+            reply = session.quietly(messages.hello(), "is the server still answering?")
+            if reply is not None and reply.response.HasField("session_opened"):
+                session.session_id = reply.response.session_opened.session_id
+                session.quietly(messages.goodbye(), "close the probe's session")
+            return reply is not None
+        finally:
+            session.connection.close()
+
+    def _give_up(self, rest: Sequence[Case], culprit: Result, report: RunReport) -> None:
+        """The server stopped answering: fail the cases left without running them (4.3.4)."""
+        problem = (
+            f"not run: the server stopped answering during case {culprit.case.id} "
+            "(a server must go on serving whatever a client sends, 4.3.4)"
+        )
+        report.notes.append(problem)
+        for case in rest:
+            result = Result(
+                case,
+                Status.FAIL,
+                0.0,
+                Transcript(self.target.token),
+                CaseFailure("the run", problem),
+            )
+            report.results.append(result)
+            if self.progress is not None:
+                self.progress(result)
 
     # -- the scratch directory ---------------------------------------------------------
 
@@ -182,6 +216,10 @@ class Runner:
             report.notes.append(f"could not clean up {report.scratch}: {failure}")
         finally:
             session.connection.close()
+
+
+def _went_silent(result: Result) -> bool:
+    return result.failure is not None and result.failure.seen == "no reply"
 
 
 def _remove_tree(session: Session, path: str) -> bool:
