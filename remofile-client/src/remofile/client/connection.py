@@ -43,7 +43,11 @@ class Connection:
             socket.curve_publickey = public
             socket.curve_secretkey = secret
             socket.curve_serverkey = self.public_key.encode("ascii")
-        socket.connect(self.endpoint)
+        try:
+            socket.connect(self.endpoint)
+        except zmq.ZMQError as error:
+            socket.close(linger=0)
+            raise ValueError(f"cannot connect to {self.endpoint!r}: {error}") from None
         self._poller = zmq.Poller()
         self._poller.register(socket, zmq.POLLIN)
         return socket
@@ -90,4 +94,5 @@ class Connection:
 
     def close(self) -> None:
         self.reset()
-        self._context.term()
+        # destroy() closes any socket still open first, so this never blocks.
+        self._context.destroy(linger=0)

@@ -36,6 +36,10 @@ SERVER_NAME = "remofile-python/1.0"
 #: Entries of cancelled removals purged per idle loop turn.
 PURGE_BATCH_ENTRIES = 200
 
+#: Longest sleep in poll: a signal (Ctrl-C) that lands just before the poll starts is
+#: handled within this time; waking once a second costs no measurable CPU.
+MAX_POLL_WAIT_MS = 1000
+
 #: Most messages handled in one loop turn before the wake-up pipe is checked again.
 MESSAGES_PER_TURN = 64
 
@@ -99,6 +103,7 @@ class Server:
         self._running = threading.Event()
         self._ready = threading.Event()
         self._stop_requested = threading.Event()
+        self._interrupted = False
         self._wake_writer: stdlib_socket.socket | None = None
         self._lock = threading.Lock()
         self._endpoint: str | None = None
@@ -228,10 +233,14 @@ class Server:
         A transfer under way is interrupted: an upload never becomes visible (its data
         stays staged for a resume), and the client is disconnected.
 
-        :raises RuntimeError: if the server is not running.
+        :raises RuntimeError: if the server is not running (unless :meth:`run` has just
+            stopped because of a KeyboardInterrupt: then there is nothing left to do).
         """
         with self._lock:
             if not self._running.is_set():
+                if self._interrupted:
+                    self._interrupted = False  # run() already stopped on Ctrl-C
+                    return
                 raise RuntimeError("the server is not running")
             self._stop_requested.set()
             if self._wake_writer is not None:
@@ -278,6 +287,7 @@ class Server:
                 raise RuntimeError("the server is already running")
             self._running.set()
             self._stop_requested.clear()
+            self._interrupted = False
             wake_reader, self._wake_writer = stdlib_socket.socketpair()
         try:
             storage = self._storage_factory(self._root_directory)
@@ -291,6 +301,10 @@ class Server:
             logger.info("serving %s on %s", self._root_directory, self._endpoint)
             self._ready.set()
             self._loop(socket, wake_reader, handler, gate, storage)
+        except KeyboardInterrupt:
+            # The documented `except KeyboardInterrupt: server.terminate()` may follow.
+            self._interrupted = True
+            raise
         finally:
             with self._lock:
                 assert self._wake_writer is not None
@@ -312,14 +326,31 @@ class Server:
         poller.register(socket, zmq.POLLIN)
         poller.register(wake_reader, zmq.POLLIN)
         purging = storage.purge_step(0)
+        try:
+            self._turns(socket, poller, handler, gate, storage, purging)
+        finally:
+            # Stopped, interrupted or failed: a transfer under way is abandoned cleanly.
+            if gate.is_live:
+                handler.end_session()
+                logger.info("server stopped during a session")
+
+    def _turns(
+        self,
+        socket: zmq.Socket[Any],
+        poller: zmq.Poller,
+        handler: RequestHandler,
+        gate: SessionGate,
+        storage: Storage,
+        purging: bool,
+    ) -> None:
         while not self._stop_requested.is_set():
             deadline = gate.deadline_ms()
             if purging:
-                timeout: int | None = 0
+                timeout = 0
             elif deadline is None:
-                timeout = None  # nothing to wait for: block, using no CPU
+                timeout = MAX_POLL_WAIT_MS  # nothing to do: sleep in poll, using no CPU
             else:
-                timeout = max(deadline - _now_ms() + 1, 0)
+                timeout = min(max(deadline - _now_ms() + 1, 0), MAX_POLL_WAIT_MS)
             events = dict(poller.poll(timeout))
             if gate.expire(_now_ms()):
                 logger.info("session expired")
@@ -336,9 +367,6 @@ class Server:
                 purging = storage.purge_step(0)
             elif purging:
                 purging = storage.purge_step(PURGE_BATCH_ENTRIES)
-        if gate.is_live:
-            handler.end_session()
-            logger.info("server terminated during a session")
 
     def _answer(
         self,
