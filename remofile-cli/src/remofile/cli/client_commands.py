@@ -199,6 +199,7 @@ def upload_command(
                         recursive=True,
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
+                        compress=compress,
                     )
                 )
             else:
@@ -310,6 +311,8 @@ def download_command(
                         recursive=recursive,
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
+                        resume=resume,
+                        compress=compress,
                     )
                 )
     if as_json:

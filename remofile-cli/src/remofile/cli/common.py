@@ -67,7 +67,7 @@ def connected(as_json: bool) -> Iterator[Client]:
     except (click.ClickException, click.Abort):
         raise
     except KeyboardInterrupt:
-        fail("interrupted", ExitStatus.FAILURE, as_json)
+        fail("interrupted", ExitStatus.INTERRUPTED, as_json)
     except Exception as error:
         fail(describe(error), exit_status_of(error), as_json)
     finally:

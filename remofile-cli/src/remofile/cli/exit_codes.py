@@ -44,6 +44,8 @@ class ExitStatus(enum.IntEnum):
     TIMEOUT = 7
     #: The server failed, or the two sides disagree about the protocol.
     SERVER_ERROR = 8
+    #: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    INTERRUPTED = 130
 
 
 #: Exceptions and the status each one ends the command with; first match wins.

@@ -75,13 +75,16 @@ def upload_files(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
+    compress: bool = False,
+    resume: bool = False,
 ) -> list[str]:
     """Upload one file, a directory or the files a glob pattern names.
 
     ``source`` is relative to ``relative_directory`` (the current working directory by
     default) and may hold glob patterns (``*.txt``, ``**/*.log``). Directories are
     uploaded only when ``recursive`` is set. ``exclude_files`` holds patterns of paths,
-    relative to ``relative_directory``, to leave out.
+    relative to ``relative_directory``, to leave out. ``compress`` and ``resume`` are
+    passed on to each transfer (``resume`` to single files only).
 
     :returns: the local paths that were uploaded (files and directories).
     :raises SourceNotFound: if nothing matches the source.
@@ -114,6 +117,7 @@ def upload_files(
                 process_chunk=process_chunk,
                 timeout=timeout,
                 exclude=_below(relative, excluded),
+                compress=compress,
             )
         else:
             client.upload_file(
@@ -122,6 +126,8 @@ def upload_files(
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
+                resume=resume,
+                compress=compress,
             )
         uploaded.append(local)
     return uploaded
@@ -138,6 +144,8 @@ def download_files(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
+    compress: bool = False,
+    resume: bool = False,
 ) -> list[str]:
     """Download one file, a directory or the files a glob pattern names.
 
@@ -183,6 +191,7 @@ def download_files(
                 process_chunk=process_chunk,
                 timeout=timeout,
                 exclude=_below(entry.name, excluded),
+                compress=compress,
             )
         else:
             client.download_file(
@@ -191,6 +200,8 @@ def download_files(
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
+                resume=resume,
+                compress=compress,
             )
         downloaded.append(remote)
     return downloaded
@@ -235,11 +246,12 @@ def _remote_tree(
 
 
 def _is_up_to_date(remote: pb.FileEntry, local: os.stat_result) -> bool:
-    """A remote file needs no upload: same size, and not modified locally since."""
+    """A remote file needs no upload: same size and same modification time (uploads
+    carry the local time to the server, so an unchanged file matches exactly)."""
     return (
         not remote.is_directory
         and remote.size == local.st_size
-        and local.st_mtime_ns <= remote.modification_time_ns
+        and local.st_mtime_ns == remote.modification_time_ns
     )
 
 
@@ -259,14 +271,35 @@ def _require_local_directory(path: str, error: type[Exception]) -> str:
     return local
 
 
-def _require_remote_directory(client: Client, path: str, timeout: int | None) -> None:
+def _ensure_remote_directory(client: Client, path: str, timeout: int | None, dry_run: bool) -> bool:
+    """Make the remote directory ``path`` if only its last component is missing, as
+    rsync does. Returns whether it existed before.
+
+    :raises FileNotFoundError: if its parent does not exist either.
+    :raises NotADirectoryError: if it is a file.
+    """
     components = split_remote_path(path)
     if not components:
-        return
+        return True
     parent = client.list_files(join_remote_path(components[:-1]), timeout)
     metadata = parent.get(components[-1])
-    if metadata is None or not metadata.is_directory:
-        raise FileNotFoundError(f"not an existing remote directory: {path}")
+    if metadata is not None and not metadata.is_directory:
+        raise NotADirectoryError(f"not a remote directory: {path}")
+    if metadata is None and not dry_run:
+        client.make_directory(components[-1], join_remote_path(components[:-1]), timeout)
+    return metadata is not None
+
+
+def _ensure_local_directory(path: str, dry_run: bool) -> tuple[str, bool]:
+    """The absolute local directory, made if only its last component is missing."""
+    local = os.path.abspath(path)
+    if os.path.isdir(local):
+        return local, True
+    if os.path.lexists(local) or not os.path.isdir(os.path.dirname(local)):
+        raise DestinationNotFound(f"not a local directory, nor one that can be made: {path}")
+    if not dry_run:
+        os.mkdir(local)
+    return local, False
 
 
 def synchronize_upload(
@@ -283,24 +316,27 @@ def synchronize_upload(
 ) -> SyncReport:
     """Make the remote directory ``destination`` match the local directory ``source``.
 
-    Missing directories are created; a file is uploaded when it is missing remotely,
-    has another size, or was modified locally after the remote copy. A changed file is
+    The destination is created if only its last component is missing. Missing
+    directories are created; a file is uploaded when it is missing remotely or differs
+    in size or modification time (uploads keep the local modification time, so the
+    next run recognises the copy, in both directions). A changed file is
     replaced by removing the remote copy and uploading the new one. With ``delete``,
     remote entries that do not exist locally are removed. With ``dry_run``, nothing is
     changed and the report says what would be.
 
     :raises SourceNotFound: if the source is not a local directory.
-    :raises DestinationNotFound: if the destination is not a remote directory.
+    :raises DestinationNotFound: if the destination is not a remote directory and cannot
+        be made (only its last component may be missing).
     """
     local_top = _require_local_directory(os.fspath(source), SourceNotFound)
     remote_top = join_remote_path(split_remote_path(destination))
     try:
-        _require_remote_directory(client, remote_top, timeout)
+        existed = _ensure_remote_directory(client, remote_top, timeout, dry_run)
     except (FileNotFoundError, NotADirectoryError) as error:
         raise DestinationNotFound(str(error)) from error
     excluded = _excluder(exclude_files)
     local = _local_tree(local_top, excluded)
-    remote = _remote_tree(client, remote_top, excluded, timeout)
+    remote = _remote_tree(client, remote_top, excluded, timeout) if existed else {}
     report = SyncReport()
     removed_prefixes: list[str] = []
 
@@ -369,16 +405,17 @@ def synchronize_download(
     new copy is complete. With ``delete``, local entries absent remotely are removed.
 
     :raises SourceNotFound: if the source is not a remote directory.
-    :raises DestinationNotFound: if the destination is not a local directory.
+    :raises DestinationNotFound: if the destination is not a local directory and cannot
+        be made (only its last component may be missing).
     """
-    local_top = _require_local_directory(os.fspath(destination), DestinationNotFound)
     remote_top = join_remote_path(split_remote_path(source))
     excluded = _excluder(exclude_files)
     try:
         remote = _remote_tree(client, remote_top, excluded, timeout)
     except (FileNotFoundError, NotADirectoryError) as error:
         raise SourceNotFound(f"not an existing remote directory: {remote_top}") from error
-    local = _local_tree(local_top, excluded)
+    local_top, existed = _ensure_local_directory(os.fspath(destination), dry_run)
+    local = _local_tree(local_top, excluded) if existed else {}
     report = SyncReport()
     removed_prefixes: list[str] = []
 

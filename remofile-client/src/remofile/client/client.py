@@ -512,7 +512,8 @@ class Client(Channel):
     ) -> Iterator[Outgoing]:
         fd = os.open(job.local_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
-            file_size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            file_size, modification_time_ns = info.st_size, info.st_mtime_ns
             started_at = [0]  # where the server wants the data from, set on acceptance
             compression = pb.COMPRESSION_ZLIB if compress else pb.COMPRESSION_NONE
 
@@ -537,6 +538,7 @@ class Client(Channel):
                     chunk_size=chunk_size,
                     resume=resume,
                     compression=compression,
+                    modification_time_ns=modification_time_ns,
                 ),
                 on_accepted,
                 barrier=resume,

@@ -279,6 +279,7 @@ class UploadFile(google.protobuf.message.Message):
     CHUNK_SIZE_FIELD_NUMBER: builtins.int
     RESUME_FIELD_NUMBER: builtins.int
     COMPRESSION_FIELD_NUMBER: builtins.int
+    MODIFICATION_TIME_NS_FIELD_NUMBER: builtins.int
     name: builtins.str
     directory: builtins.str
     file_size: builtins.int
@@ -289,6 +290,10 @@ class UploadFile(google.protobuf.message.Message):
     """Continue an interrupted upload of the same name and size if the server kept one."""
     compression: global___Compression.ValueType
     """Encoding of the chunk data that follows; UNSPECIFIED means NONE."""
+    modification_time_ns: builtins.int
+    """Last modification time to give the file when it is placed, nanoseconds since the
+    Unix epoch; 0 leaves the time of the upload.
+    """
     def __init__(
         self,
         *,
@@ -298,8 +303,9 @@ class UploadFile(google.protobuf.message.Message):
         chunk_size: builtins.int = ...,
         resume: builtins.bool = ...,
         compression: global___Compression.ValueType = ...,
+        modification_time_ns: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["chunk_size", b"chunk_size", "compression", b"compression", "directory", b"directory", "file_size", b"file_size", "name", b"name", "resume", b"resume"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chunk_size", b"chunk_size", "compression", b"compression", "directory", b"directory", "file_size", b"file_size", "modification_time_ns", b"modification_time_ns", "name", b"name", "resume", b"resume"]) -> None: ...
 
 global___UploadFile = UploadFile
 

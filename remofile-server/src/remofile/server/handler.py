@@ -129,6 +129,7 @@ class _Upload:
     compression: pb.Compression.ValueType
     digest: Any  # hashlib object
     name: str
+    modification_time_ns: int
 
 
 @dataclass
@@ -326,6 +327,7 @@ class RequestHandler:
             compression,
             digest,
             "/".join((*directory, request.name)),
+            max(request.modification_time_ns, 0),
         )
         accepted = pb.TransferAccepted(
             file_size=request.file_size,
@@ -369,7 +371,7 @@ class RequestHandler:
             self._upload = None
             raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
         try:
-            upload.target.commit()
+            upload.target.commit(upload.modification_time_ns)
         except FileExistsError:
             self._upload = None
             raise NameTakenError(

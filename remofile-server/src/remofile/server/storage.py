@@ -61,8 +61,11 @@ class UploadTarget(abc.ABC):
         """The bytes staged before this upload resumed, to bring a digest up to date."""
 
     @abc.abstractmethod
-    def commit(self) -> None:
-        """Make the file visible under its name, complete, or raise FileExistsError."""
+    def commit(self, modification_time_ns: int = 0) -> None:
+        """Make the file visible under its name, complete, or raise FileExistsError.
+
+        A non-zero ``modification_time_ns`` becomes the file's modification time.
+        """
 
     @abc.abstractmethod
     def abandon(self, keep_for_resume: bool) -> None:
@@ -191,7 +194,9 @@ class _LocalUpload(UploadTarget):
                 remaining -= len(block)
                 yield memoryview(block)
 
-    def commit(self) -> None:
+    def commit(self, modification_time_ns: int = 0) -> None:
+        if modification_time_ns:
+            os.utime(self._fd, ns=(modification_time_ns, modification_time_ns))
         if self._sync:
             os.fsync(self._fd)
         os.close(self._fd)
