@@ -67,6 +67,7 @@ def running_server(
     gate_class: type | None = None,
     session_timeout_ms: int = SESSION_TIMEOUT_MS,
     port: int | str = 0,
+    private_key: str | None = None,
 ) -> Iterator[RunningServer]:
     """Our server, or one with a piece swapped, on tcp://127.0.0.1 and a free port.
 
@@ -76,6 +77,7 @@ def running_server(
     server = server_class(
         root,
         TOKEN,
+        private_key,
         session_timeout_ms=session_timeout_ms,
         sync_writes=False,
         storage_factory=storage_factory,

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import zmq
 from broken_servers import AcceptsAnyToken
 from click.testing import CliRunner, Result
 from conformance_serving import TOKEN, RunningServer, running_server
@@ -151,6 +152,18 @@ def test_an_ipc_endpoint_works(tmp_path: Path) -> None:
         assert server.endpoint.startswith("ipc://")
         result = invoke(server.endpoint, "--section", "3.2/1")
     assert result.exit_code == 0, result.output
+
+
+def test_a_curve_server_needs_its_public_key(tmp_path: Path) -> None:
+    public, secret = (key.decode("ascii") for key in zmq.curve_keypair())
+    with running_server(tmp_path, private_key=secret) as server:
+        with_key = invoke(server.endpoint, "--section", "3.2/1", "--public-key", public)
+        without_key = CliRunner().invoke(
+            main, [server.endpoint, "--token", TOKEN, "--timeout", "300", "--section", "3.2/1"]
+        )
+    assert with_key.exit_code == 0, with_key.output
+    assert without_key.exit_code == 2
+    assert "no reply to HELLO" in without_key.output
 
 
 def test_list_prints_every_case() -> None:

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from remofile.conformance import messages
 from remofile.conformance.case import Case
 from remofile.conformance.context import CaseContext
@@ -31,7 +37,7 @@ from remofile.conformance.scenarios import (
     transfer_accepted_check,
 )
 from remofile.conformance.session import Session
-from remofile.conformance.spec import is_valid_file_name
+from remofile.conformance.spec import is_valid_file_name, path_components
 from remofile.conformance.transcript import Transcript
 from remofile.conformance.wire import DELIMITER, Reply
 from remofile.core.transitions import TRANSITIONS, RequestKind, State
@@ -43,14 +49,51 @@ DEFAULT_EXAMPLES = 25
 #: Requests in one example at most.
 STEPS_PER_EXAMPLE = 30
 
-#: Directories (relative to the example's own) that requests name; some never exist.
-DIRECTORIES = ("", "d", "d/e", "f", "missing", "d/missing")
+#: Directories made in every example's own directory before the sequence starts.
+START_DIRECTORIES = ("d", "d/e")
 
-#: Names that requests propose; the last three are invalid (4.4).
-NAMES = ("d", "e", "f", "g.txt", "", "x/y", ".remofile-z")
+#: Files uploaded there too, with their size in chunks.
+START_FILES = (("f", 1.5), ("d/g.txt", 0.5))
+
+#: Directories (relative to the example's) that requests name; some are files or missing.
+DIRECTORIES = ("", "", "d", "d/e", "f", "missing")
+
+#: Names that requests propose, most of them taken at the start; two are invalid (4.4).
+NAMES = ("a", "b.txt", "d", "e", "f", "g.txt", "", ".remofile-z")
+
+#: Paths (relative to the example's) that downloads name, the file there at the start
+#: most often.
+DOWNLOAD_PATHS = (
+    "f",
+    "f",
+    "f",
+    "d/g.txt",
+    "a",
+    "b.txt",
+    "d/a",
+    "d",
+    "missing",
+    "f/x",
+    ".remofile-z",
+)
+
+#: Paths that removals name.
+REMOVE_PATHS = ("a", "b.txt", "d/a", "d/g.txt", "d/e", "d", "f", "missing", "f/x", ".remofile-z")
+
+#: Upload sizes, in chunks.
+UPLOAD_CHUNKS = (0.0, 0.5, 1.0, 1.5, 2.5)
 
 #: Chunk variants of SEND_CHUNK: mostly right, sometimes wrong.
-CHUNK_VARIANTS = ("right", "right", "right", "wrong offset", "short", "long", "wrong digest")
+CHUNK_VARIANTS = (
+    "right",
+    "right",
+    "right",
+    "right",
+    "wrong offset",
+    "short",
+    "long",
+    "wrong digest",
+)
 
 
 @dataclass
@@ -75,8 +118,6 @@ class ProtocolModel:
     state: State = State.IDLE
     upload: UploadModel | None = None
     download: DownloadModel | None = None
-    removal_total: int = 0
-    removal_done: int = 0
 
     def allowed(self, kind: RequestKind) -> bool:
         return (self.state, kind) in TRANSITIONS
@@ -111,7 +152,15 @@ class Binding:
 
 
 def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
-    """A state machine class bound to a server, for hypothesis to run."""
+    """A state machine class bound to a server, for hypothesis to run.
+
+    Rules that start work run in IDLE, rules that continue a transfer run in its
+    state, and two rules send what must be refused whatever the state: a request that
+    is illegal in the current state (4.13) and a malformed message (2.2.3).
+    """
+
+    def in_state(*states: State) -> Callable[[Any], bool]:
+        return lambda machine: machine.model.state in states
 
     class ProtocolSequences(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -120,14 +169,39 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             self.transcript = Transcript(binding.token)
             binding.last_transcript = self.transcript
             self.session = binding.open_session(self.transcript)
-            self.base = f"{binding.directory}/e{binding.examples_run}"
-            self.session.call(
-                messages.make_directory(binding.directory, f"e{binding.examples_run}"),
-                [accepted("DIRECTORY_CREATED")],
-                "set-up: the example's directory",
-            )
             self.model = ProtocolModel(chunk_size_for(binding.limits))
             self.abandoned: list[pb.Request] = []
+            name = f"e{binding.examples_run}"
+            self.base = f"{binding.directory}/{name}"
+            self._set_up(messages.make_directory(binding.directory, name), "DIRECTORY_CREATED")
+            for directory in START_DIRECTORIES:
+                parent, _, leaf = directory.rpartition("/")
+                self._set_up(
+                    messages.make_directory(self.remote(parent), leaf), "DIRECTORY_CREATED"
+                )
+                self.model.tree.add_directory(directory)
+            for path, size in START_FILES:
+                self._upload_at_set_up(path, content_of(int(size * self.model.chunk_size), path))
+
+        def _set_up(self, request: pb.Request, reason: str, data: bytes | None = None) -> None:
+            self.session.call(request, [accepted(reason)], "set-up of the example", data)
+
+        def _upload_at_set_up(self, path: str, content: bytes) -> None:
+            directory, _, name = path.rpartition("/")
+            chunk = self.model.chunk_size
+            self._set_up(
+                messages.upload_file(self.remote(directory), name, len(content), chunk),
+                "TRANSFER_ACCEPTED",
+            )
+            for offset in range(0, max(len(content), 1), chunk):
+                last = offset + chunk >= len(content)
+                digest = messages.sha256_digest(content) if last else None
+                self._set_up(
+                    messages.send_chunk(offset, digest),
+                    "TRANSFER_COMPLETED" if last else "CHUNK_ACCEPTED",
+                    content[offset : offset + chunk],
+                )
+            self.model.tree.add_file(path, content)
 
         def remote(self, relative: str) -> str:
             return join(self.base, relative) if relative else self.base
@@ -138,30 +212,8 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             what = messages.kind_of(request).upper()
             return self.session.call(request, accept, f"{what} in {self.model.state.name}", data)
 
-        def illegal(self, request: pb.Request, data: bytes | None = None) -> None:
-            self.call(request, [bad_request(f"illegal in {self.model.state.name}")], data)
-
-        # -- rules ----------------------------------------------------------------
-
-        @rule(directory=st.sampled_from(DIRECTORIES), recursive=st.booleans())
-        def list_files(self, directory: str, recursive: bool) -> None:
-            refusal = self.model.directory_refusal(directory)
-            if refusal is not None:
-                self.call(messages.list_files(self.remote(directory), recursive), [refusal])
-                return
-            expected = self.model.tree.listing(directory, recursive)
-            self.call(
-                messages.list_files(self.remote(directory), recursive),
-                [
-                    accepted(
-                        "FILES_LISTED",
-                        listing_check(expected),
-                        f"{[entry.name for entry in expected]}",
-                    )
-                ],
-            )
-
         def _new_entry_refusal(self, directory: str, name: str) -> Accept | None:
+            """The refusal a new entry gets, checks in the order of 4.7 and 4.9.1."""
             if not is_valid_file_name(name):
                 return refused("INVALID_FILE_NAME")
             refusal = self.model.directory_refusal(directory)
@@ -171,6 +223,67 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 return refused("FILE_ALREADY_EXISTS")
             return None
 
+        # -- allowed in every state -------------------------------------------------
+
+        @rule(directory=st.sampled_from(DIRECTORIES), recursive=st.booleans())
+        def list_files(self, directory: str, recursive: bool) -> None:
+            request = messages.list_files(self.remote(directory), recursive)
+            refusal = self.model.directory_refusal(directory)
+            if refusal is not None:
+                self.call(request, [refusal])
+                return
+            expected = self.model.tree.listing(directory, recursive)
+            names = [entry.name for entry in expected]
+            self.call(request, [accepted("FILES_LISTED", listing_check(expected), f"{names}")])
+
+        @rule(data=st.data())
+        def illegal(self, data: st.DataObject) -> None:
+            """A request the table does not allow in the current state (4.13)."""
+            kinds = [kind for kind in RequestKind if not self.model.allowed(kind)]
+            kind = data.draw(st.sampled_from(kinds), label="kind")
+            request, frame = self._plausible(kind)
+            self.call(request, [bad_request(f"illegal in {self.model.state.name}")], frame)
+
+        def _plausible(self, kind: RequestKind) -> tuple[pb.Request, bytes | None]:
+            """A request of ``kind`` that would be carried out where it is allowed."""
+            chunk = self.model.chunk_size
+            requests: dict[RequestKind, tuple[pb.Request, bytes | None]] = {
+                RequestKind.CREATE_FILE: (messages.create_file(self.base, "illegal.txt"), None),
+                RequestKind.MAKE_DIRECTORY: (messages.make_directory(self.base, "illegal"), None),
+                RequestKind.UPLOAD_FILE: (
+                    messages.upload_file(self.base, "illegal.bin", 10, chunk),
+                    None,
+                ),
+                RequestKind.SEND_CHUNK: (messages.send_chunk(0), content_of(chunk, "stray")),
+                RequestKind.DOWNLOAD_FILE: (messages.download_file(self.remote("f"), chunk), None),
+                RequestKind.RECEIVE_CHUNK: (messages.receive_chunk(), None),
+                RequestKind.CANCEL_TRANSFER: (messages.cancel_transfer(), None),
+                RequestKind.REMOVE_FILE: (messages.remove_file(self.remote("f")), None),
+                RequestKind.CONTINUE_REMOVAL: (messages.continue_removal(), None),
+            }
+            return requests[kind]
+
+        @rule(kind=st.sampled_from(("relative", "dot-dot", "garbage", "no kind")))
+        def malformed(self, kind: str) -> None:
+            """A path that breaks 4.5.1, or a message that breaks 2.2.3: nothing changes."""
+            if kind == "relative":
+                self.call(messages.list_files(self.base.lstrip("/")), [bad_request("not absolute")])
+            elif kind == "dot-dot":
+                self.call(messages.list_files(self.base + "/d/.."), [bad_request("holds '..'")])
+            else:
+                frame = (
+                    b"\xff\xfe\xfd"
+                    if kind == "garbage"
+                    else messages.raw_request(binding.token, self.session.session_id)
+                )
+                self.session.connection.send_frames([DELIMITER, frame], note=f"malformed: {kind}")
+                self.session.receive(
+                    pb.Request(), [bad_request("malformed")], f"{kind} in {self.model.state.name}"
+                )
+
+        # -- IDLE ---------------------------------------------------------------------
+
+        @precondition(in_state(State.IDLE))
         @rule(
             directory=st.sampled_from(DIRECTORIES),
             name=st.sampled_from(NAMES),
@@ -179,9 +292,6 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
         def create(self, directory: str, name: str, directory_kind: bool) -> None:
             build = messages.make_directory if directory_kind else messages.create_file
             request = build(self.remote(directory), name)
-            if not self.model.allowed(RequestKind(messages.kind_of(request))):
-                self.illegal(request)
-                return
             refusal = self._new_entry_refusal(directory, name)
             if refusal is not None:
                 self.call(request, [refusal])
@@ -194,18 +304,16 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             else:
                 self.model.tree.add_file(join(directory, name))
 
+        @precondition(in_state(State.IDLE))
         @rule(
             directory=st.sampled_from(DIRECTORIES),
             name=st.sampled_from(NAMES),
-            chunks=st.sampled_from((0.0, 0.5, 1.0, 1.5, 2.0, 2.5)),
+            chunks=st.sampled_from(UPLOAD_CHUNKS),
         )
         def upload_file(self, directory: str, name: str, chunks: float) -> None:
             chunk = self.model.chunk_size
             content = content_of(int(chunks * chunk), f"{directory}/{name}/{chunks}")
             request = messages.upload_file(self.remote(directory), name, len(content), chunk)
-            if not self.model.allowed(RequestKind.UPLOAD_FILE):
-                self.illegal(request)
-                return
             refusal = self._new_entry_refusal(directory, name)
             if refusal is not None:
                 self.call(request, [refusal])
@@ -214,16 +322,74 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             self.call(request, [accepted("TRANSFER_ACCEPTED", check, "offset 0")])
             self.model.state = State.UPLOAD
             self.model.upload = UploadModel(join(directory, name), content)
-            self.abandoned.append(
-                messages.upload_file(self.remote(directory), name, len(content), chunk, True)
-            )
+            resume = messages.upload_file(self.remote(directory), name, len(content), chunk, True)
+            self.abandoned.append(resume)
 
+        @precondition(in_state(State.IDLE))
+        @rule(
+            path=st.sampled_from(DOWNLOAD_PATHS),
+            offset=st.sampled_from(("start", "start", "one", "end", "past the end")),
+        )
+        def download_file(self, path: str, offset: str) -> None:
+            directory = path.rpartition("/")[0]
+            tree = self.model.tree
+            size = len(tree.content(path)) if tree.is_file(path) else 0
+            start = {"start": 0, "one": 1, "end": size, "past the end": size + 1}[offset]
+            chunk = self.model.chunk_size
+            request = messages.download_file(self.remote(path), chunk, start)
+            if path_components(self.remote(path)) is None:
+                self.call(request, [bad_request("a reserved name in the path (4.5.1)")])
+            elif not tree.exists(path) or not tree.is_directory(directory):
+                self.call(request, [refused("FILE_NOT_FOUND")])
+            elif tree.is_directory(path):
+                self.call(request, [refused("NOT_A_FILE")])
+            elif start > size:
+                self.call(request, [refused("INCORRECT_FILE_SIZE")])
+            else:
+                check = transfer_accepted_check(
+                    size, chunk, range(start, start + 1), pb.COMPRESSION_NONE
+                )
+                self.call(request, [accepted("TRANSFER_ACCEPTED", check, f"offset {start}")])
+                self.model.state = State.DOWNLOAD
+                self.model.download = DownloadModel(tree.content(path), start)
+
+        @precondition(in_state(State.IDLE))
+        @rule(path=st.sampled_from(REMOVE_PATHS))
+        def remove_file(self, path: str) -> None:
+            directory = path.rpartition("/")[0]
+            request = messages.remove_file(self.remote(path))
+            tree = self.model.tree
+            if path_components(self.remote(path)) is None:
+                self.call(request, [bad_request("a reserved name in the path (4.5.1)")])
+            elif not tree.exists(path) or (directory and not tree.is_directory(directory)):
+                self.call(request, [refused("FILE_NOT_FOUND")])
+            elif tree.is_file(path) or tree.beneath(path) == 0:
+                self.call(request, [accepted("FILE_REMOVED")])
+                tree.remove(path)
+            else:
+                total = tree.beneath(path)
+
+                def started(reply: Reply) -> str | None:
+                    progress = reply.response.removal
+                    if (progress.removed, progress.remaining) != (0, total):
+                        return (
+                            f"removal is {progress.removed} removed, {progress.remaining} "
+                            f"remaining; expected 0 and {total}"
+                        )
+                    return None
+
+                note = f"0 removed, {total} remaining"
+                self.call(request, [accepted("REMOVAL_STARTED", started, note)])
+                tree.remove(path)
+                self.model.state = State.DELETE
+
+        # -- UPLOAD, DOWNLOAD, DELETE -----------------------------------------------------
+
+        @precondition(in_state(State.UPLOAD))
         @rule(variant=st.sampled_from(CHUNK_VARIANTS))
         def send_chunk(self, variant: str) -> None:
             upload = self.model.upload
-            if upload is None or not self.model.allowed(RequestKind.SEND_CHUNK):
-                self.illegal(messages.send_chunk(0), content_of(self.model.chunk_size, "stray"))
-                return
+            assert upload is not None
             chunk = self.model.chunk_size
             size = min(chunk, len(upload.content) - upload.offset)
             data = upload.content[upload.offset : upload.offset + size]
@@ -250,50 +416,19 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 self.call(request, [refused("DIGEST_MISMATCH")], data)
                 self.model.reset()
             elif last:
-                self.call(
-                    request, [accepted("TRANSFER_COMPLETED", chunk_offset_check(offset))], data
-                )
+                completed = accepted("TRANSFER_COMPLETED", chunk_offset_check(offset))
+                self.call(request, [completed], data)
                 self.model.tree.add_file(upload.path, upload.content)
                 self.model.reset()
             else:
                 self.call(request, [accepted("CHUNK_ACCEPTED", chunk_offset_check(offset))], data)
                 upload.offset += size
 
-        @rule(
-            directory=st.sampled_from(DIRECTORIES),
-            name=st.sampled_from(NAMES[:4]),
-            offset=st.sampled_from(("start", "one", "end", "past the end")),
-        )
-        def download_file(self, directory: str, name: str, offset: str) -> None:
-            path = join(directory, name)
-            tree = self.model.tree
-            size = len(tree.content(path)) if tree.is_file(path) else 0
-            start = {"start": 0, "one": 1, "end": size, "past the end": size + 1}[offset]
-            chunk = self.model.chunk_size
-            request = messages.download_file(self.remote(path), chunk, start)
-            if not self.model.allowed(RequestKind.DOWNLOAD_FILE):
-                self.illegal(request)
-                return
-            if not tree.exists(path) or not tree.is_directory(directory):
-                self.call(request, [refused("FILE_NOT_FOUND")])
-            elif tree.is_directory(path):
-                self.call(request, [refused("NOT_A_FILE")])
-            elif start > size:
-                self.call(request, [refused("INCORRECT_FILE_SIZE")])
-            else:
-                check = transfer_accepted_check(
-                    size, chunk, range(start, start + 1), pb.COMPRESSION_NONE
-                )
-                self.call(request, [accepted("TRANSFER_ACCEPTED", check, f"offset {start}")])
-                self.model.state = State.DOWNLOAD
-                self.model.download = DownloadModel(tree.content(path), start)
-
+        @precondition(in_state(State.DOWNLOAD))
         @rule()
         def receive_chunk(self) -> None:
             download = self.model.download
-            if download is None or not self.model.allowed(RequestKind.RECEIVE_CHUNK):
-                self.illegal(messages.receive_chunk())
-                return
+            assert download is not None
             size = min(self.model.chunk_size, len(download.content) - download.offset)
             expected = download.content[download.offset : download.offset + size]
             offset = download.offset
@@ -304,9 +439,10 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 return chunk_offset_check(offset)(reply)
 
             if offset + size == len(download.content):
+                whole = sha256_check(download.content)
 
                 def last_check(reply: Reply) -> str | None:
-                    return data_check(reply) or sha256_check(download.content)(reply)
+                    return data_check(reply) or whole(reply)
 
                 self.call(messages.receive_chunk(), [accepted("TRANSFER_COMPLETED", last_check)])
                 self.model.reset()
@@ -314,72 +450,21 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 self.call(messages.receive_chunk(), [accepted("CHUNK_SENT", data_check)])
                 download.offset += size
 
-        @rule()
-        def cancel_transfer(self) -> None:
-            if not self.model.allowed(RequestKind.CANCEL_TRANSFER):
-                self.illegal(messages.cancel_transfer())
-                return
-            self.call(messages.cancel_transfer(), [accepted("TRANSFER_CANCELLED")])
-            self.model.reset()
-
-        @rule(directory=st.sampled_from(DIRECTORIES[1:]), name=st.sampled_from(("", *NAMES[:4])))
-        def remove_file(self, directory: str, name: str) -> None:
-            path = join(directory, name)
-            request = messages.remove_file(self.remote(path))
-            tree = self.model.tree
-            if not self.model.allowed(RequestKind.REMOVE_FILE):
-                self.illegal(request)
-                return
-            if not tree.exists(path):
-                self.call(request, [refused("FILE_NOT_FOUND")])
-            elif tree.is_file(path) or tree.beneath(path) == 0:
-                self.call(request, [accepted("FILE_REMOVED")])
-                tree.remove(path)
-            else:
-                total = tree.beneath(path)
-
-                def started(reply: Reply) -> str | None:
-                    progress = reply.response.removal
-                    if (progress.removed, progress.remaining) != (0, total):
-                        return f"removal is {progress.removed}/{progress.remaining}, expected 0/{total}"
-                    return None
-
-                self.call(
-                    request, [accepted("REMOVAL_STARTED", started, f"0 removed, {total} remaining")]
-                )
-                tree.remove(path)
-                self.model.state = State.DELETE
-                self.model.removal_total, self.model.removal_done = total, 0
-
+        @precondition(in_state(State.DELETE))
         @rule()
         def continue_removal(self) -> None:
-            if not self.model.allowed(RequestKind.CONTINUE_REMOVAL):
-                self.illegal(messages.continue_removal())
-                return
             reply = self.call(
-                messages.continue_removal(), [accepted("FILE_REMOVED"), accepted("ENTRIES_REMOVED")]
+                messages.continue_removal(),
+                [accepted("FILE_REMOVED"), accepted("ENTRIES_REMOVED")],
             )
             if reply.response.reason == pb.REASON_FILE_REMOVED:
                 self.model.reset()
 
-        @rule(kind=st.sampled_from(("relative", "dot-dot", "garbage", "no kind")))
-        def malformed(self, kind: str) -> None:
-            if kind == "relative":
-                self.call(messages.list_files(self.base.lstrip("/")), [bad_request("not absolute")])
-            elif kind == "dot-dot":
-                self.call(messages.list_files(self.base + "/d/.."), [bad_request("holds '..'")])
-            else:
-                frame = (
-                    b"\xff\xfe\xfd"
-                    if kind == "garbage"
-                    else messages.raw_request(binding.token, self.session.session_id)
-                )
-                self.session.connection.send_frames(
-                    [DELIMITER, frame], note=f"a malformed message: {kind}"
-                )
-                self.session.receive(
-                    pb.Request(), [bad_request("malformed")], f"{kind} in {self.model.state.name}"
-                )
+        @precondition(in_state(State.UPLOAD, State.DOWNLOAD, State.DELETE))
+        @rule()
+        def cancel_transfer(self) -> None:
+            self.call(messages.cancel_transfer(), [accepted("TRANSFER_CANCELLED")])
+            self.model.reset()
 
         def teardown(self) -> None:
             session = self.session
@@ -388,16 +473,12 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 for request in self.abandoned:
                     session.quietly(request, "clean-up: resume an abandoned upload")
                     session.quietly(messages.cancel_transfer(), "clean-up: and cancel it")
-                reply = session.quietly(
-                    messages.remove_file(self.base), "clean-up: remove the example"
-                )
+                reply = session.quietly(messages.remove_file(self.base), "clean-up: remove it all")
+                going_on = (pb.REASON_REMOVAL_STARTED, pb.REASON_ENTRIES_REMOVED)
                 for _ in range(100):
-                    going_on = (pb.REASON_REMOVAL_STARTED, pb.REASON_ENTRIES_REMOVED)
                     if reply is None or reply.response.reason not in going_on:
                         break
-                    reply = session.quietly(
-                        messages.continue_removal(), "clean-up: remove the example"
-                    )
+                    reply = session.quietly(messages.continue_removal(), "clean-up: remove it all")
                 session.quietly(messages.goodbye(), "clean-up: end the session")
             finally:
                 session.connection.close()
