@@ -213,6 +213,8 @@ class CaseContext:
                 live = []
         for index, session in enumerate(live):
             self.transcript.note(f"clean-up of client {session.label}")
+            if session.connection.timed_out:
+                self.reconnect(session)  # never reuse a socket that missed a reply
             answered = session.quietly(
                 messages.cancel_transfer(), "clean-up: abandon any transfer", CLEAN_UP_TIMEOUT_MS
             )

@@ -55,10 +55,6 @@ def bad_request(note: str = "") -> Accept:
     return error("BAD_REQUEST", note)
 
 
-#: The set that stands for "no reply at all" in reports.
-NO_REPLY_EXPECTED = "no reply (the message must be dropped)"
-
-
 def all_of(*checks: ReplyCheck) -> ReplyCheck:
     """A check that runs ``checks`` in order and reports the first problem."""
 

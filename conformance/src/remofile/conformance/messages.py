@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 
 from remofile.conformance.spec import PROTOCOL_VERSION
-from remofile.core.transitions import RequestKind
 from remofile.v1 import remofile_pb2 as pb
 
 #: How the suite names itself in HELLO.
@@ -107,10 +106,6 @@ def continue_removal() -> pb.Request:
 def kind_of(request: pb.Request) -> str:
     """The name of the request's ``kind`` member, or an empty string."""
     return request.WhichOneof("kind") or ""
-
-
-def is_kind(request: pb.Request, kind: RequestKind) -> bool:
-    return kind_of(request) == kind.value
 
 
 # -- hand-made protobuf -------------------------------------------------------------

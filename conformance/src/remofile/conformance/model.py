@@ -33,10 +33,6 @@ class Entry:
     size: int
 
 
-def parent_of(path: str) -> str:
-    return path.rpartition("/")[0]
-
-
 def join(*parts: str) -> str:
     return "/".join(part for part in parts if part)
 
@@ -91,9 +87,6 @@ class TreeModel:
             size = 0 if isinstance(node, _Directory) else len(node)
             entries.append(Entry(relative, is_directory, size))
         return sorted(entries, key=lambda entry: entry.name)
-
-    def copy(self) -> TreeModel:
-        return TreeModel(dict(self.nodes))
 
 
 def listed_entries(reply: Reply) -> list[Entry]:

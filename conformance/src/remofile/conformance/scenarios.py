@@ -17,7 +17,14 @@ import zlib
 from dataclasses import dataclass, field
 
 from remofile.conformance import messages
-from remofile.conformance.expect import Accept, CaseFailure, ReplyCheck, accepted, bad_request
+from remofile.conformance.expect import (
+    Accept,
+    CaseFailure,
+    ReplyCheck,
+    accepted,
+    all_of,
+    bad_request,
+)
 from remofile.conformance.model import TreeModel, join, listing_check
 from remofile.conformance.session import Session
 from remofile.conformance.spec import SHA256_BYTES
@@ -57,6 +64,9 @@ def transfer_accepted_check(
     compression: int,
     modification_time_ns: int | None = None,
 ) -> ReplyCheck:
+    """TransferAccepted holds what was asked (4.9.1, 4.10.1); ``offsets`` are the ones
+    allowed, a range because a resumed upload may start anywhere up to its staged data."""
+
     def check(reply: Reply) -> str | None:
         accepted_ = reply.response.transfer_accepted
         if accepted_.file_size != file_size:
@@ -278,7 +288,7 @@ class Upload:
         if self.is_last():
             return accepted(
                 "TRANSFER_COMPLETED",
-                _both(chunk_offset_check(self.offset), optional_sha256_check(self.content)),
+                all_of(chunk_offset_check(self.offset), optional_sha256_check(self.content)),
                 f"chunk.offset {self.offset}",
             )
         return accepted(
@@ -309,13 +319,6 @@ class Upload:
             self.offset += self.next_size()
             self.done = last
         return calls
-
-
-def _both(first: ReplyCheck, second: ReplyCheck) -> ReplyCheck:
-    def check(reply: Reply) -> str | None:
-        return first(reply) or second(reply)
-
-    return check
 
 
 @dataclass
@@ -364,14 +367,14 @@ class Download:
         if self.is_last():
             return accepted(
                 "TRANSFER_COMPLETED",
-                _both(
-                    chunk_offset_check(self.offset), _both(data_check, sha256_check(self.content))
+                all_of(
+                    chunk_offset_check(self.offset), all_of(data_check, sha256_check(self.content))
                 ),
                 f"the last {len(expected)} bytes at offset {self.offset} and the file's digest",
             )
         return accepted(
             "CHUNK_SENT",
-            _both(chunk_offset_check(self.offset), data_check),
+            all_of(chunk_offset_check(self.offset), data_check),
             f"{len(expected)} bytes at offset {self.offset}",
         )
 
@@ -508,10 +511,10 @@ Pending = Upload | Download | Removal | None
 
 #: The tree a fixture removes to reach DELETE: four entries beneath it.
 DELETE_TREE = "tree"
-_DELETE_TREE_FILES = ("tree/a", "tree/b", "tree/c/d")
 
 
 def make_small_tree(fixture: Fixture, top: str = DELETE_TREE) -> None:
+    """``top/`` holding ``a``, ``b`` and ``c/d``: four entries beneath it."""
     fixture.make_directory(top)
     fixture.create_file(f"{top}/a")
     fixture.create_file(f"{top}/b")

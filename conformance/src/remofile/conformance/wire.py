@@ -88,6 +88,8 @@ class Connection:
             self._socket.curve_secretkey = secret
         self._socket.connect(endpoint)
         self.closed = False
+        #: A reply did not come in time: the socket is in an unknown state (lazy pirate).
+        self.timed_out = False
 
     def send_frames(
         self,
@@ -119,6 +121,7 @@ class Connection:
         waited = self.timeout_ms if timeout_ms is None else timeout_ms
         if not self._socket.poll(waited, zmq.POLLIN):
             self.transcript.silence(self.label, waited)
+            self.timed_out = True
             raise NoReply(waited)
         frames: list[bytes] = self._socket.recv_multipart()
         if not frames or frames[0] != DELIMITER:
@@ -144,6 +147,7 @@ class Connection:
         try:
             return self.receive(wait_ms)
         except NoReply:
+            self.timed_out = False  # the silence was expected
             return None
 
     def close(self) -> None:
