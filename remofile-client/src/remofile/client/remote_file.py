@@ -148,6 +148,10 @@ class RemoteWriter(io.BufferedIOBase):
         self, client: Client, path: str, exclusive: bool, chunk_size: int, timeout: int | None
     ) -> None:
         super().__init__()
+        # Only an explicit close() of a writer that opened publishes the file: io calls
+        # close() from the finalizer too, even for an object whose __init__ raised.
+        self._publish = False
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
         components = split_remote_path(path)
         if not components:
             raise IsADirectoryError("the root directory cannot be written as a file")
@@ -158,11 +162,11 @@ class RemoteWriter(io.BufferedIOBase):
         self._exclusive = exclusive
         self._chunk_size = chunk_size
         self._timeout = timeout
-        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
         listing = client.list_files(self._directory, timeout)
         existing = listing.get(self._name)
         if existing is not None and (exclusive or existing.is_directory):
             raise FileExistsError(f"already exists: {self._path}")
+        self._publish = True
 
     def writable(self) -> bool:
         return True
@@ -176,10 +180,16 @@ class RemoteWriter(io.BufferedIOBase):
         if self.closed:
             return
         try:
-            self._upload()
+            if self._publish:
+                self._upload()
         finally:
             self._spool.close()
             super().close()
+
+    def __del__(self) -> None:
+        # A writer dropped without close() is discarded: no transfer from a finalizer.
+        self._publish = False
+        super().__del__()
 
     def _upload(self) -> None:
         self._spool.flush()
