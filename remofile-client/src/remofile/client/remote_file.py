@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 from collections import deque
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from remofile.core.exceptions import CorruptedResponse, SourceNotFound
@@ -142,7 +143,11 @@ class RemoteReader(io.RawIOBase):
 
 
 class RemoteWriter(io.BufferedIOBase):
-    """The writing side of a remote file: uploaded, complete, when closed."""
+    """The writing side of a remote file: uploaded, complete, when closed.
+
+    Leaving a ``with`` block by an exception discards what was written, as does
+    :meth:`discard`: a failed write never publishes a partial file.
+    """
 
     def __init__(
         self, client: Client, path: str, exclusive: bool, chunk_size: int, timeout: int | None
@@ -190,6 +195,23 @@ class RemoteWriter(io.BufferedIOBase):
         # A writer dropped without close() is discarded: no transfer from a finalizer.
         self._publish = False
         super().__del__()
+
+    def discard(self) -> None:
+        """Close without uploading: the remote file stays as it was."""
+        self._publish = False
+        self.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # io's __exit__ would close(), publishing what a failed block half wrote.
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
 
     def _upload(self) -> None:
         self._spool.flush()
