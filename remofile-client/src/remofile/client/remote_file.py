@@ -130,7 +130,9 @@ class RemoteReader(io.RawIOBase):
         if target != self._position:
             self._stop()
             self._pending.clear()
-            self._position = min(target, self._size)
+            # Past the end is a position like any other, as for a local file: reads
+            # there return nothing, and tell() and SEEK_CUR count from it.
+            self._position = target
         return target
 
     def tell(self) -> int:
