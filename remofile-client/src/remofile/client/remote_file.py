@@ -43,6 +43,7 @@ class RemoteReader(io.RawIOBase):
         self._in_flight = 0
         self._pending: deque[memoryview] = deque()
         self._active = False
+        self._window = 1
         self._start(0)
 
     # -- the transfer -------------------------------------------------------
@@ -54,6 +55,9 @@ class RemoteReader(io.RawIOBase):
             "download_file", request, self._timeout, pb.REASON_TRANSFER_ACCEPTED
         )
         self._size = response.transfer_accepted.file_size
+        # The session is fresh after the call: its limit costs no request (SPEC 6.1).
+        limit = self._client.server_info(self._timeout).max_requests_in_flight
+        self._window = min(self._client.window, max(1, limit))
         self._position = offset
         self._requested_until = offset
         self._active = True
@@ -81,8 +85,7 @@ class RemoteReader(io.RawIOBase):
 
     def _fill(self) -> None:
         """Keep a window of chunk requests in flight, and take the oldest answer."""
-        window = self._client.window
-        while self._in_flight < window and self._requested_until < self._size:
+        while self._in_flight < self._window and self._requested_until < self._size:
             self._client.send_request("receive_chunk", pb.ReceiveChunk(), None)
             self._in_flight += 1
             self._requested_until += min(self._chunk_size, self._size - self._requested_until)
