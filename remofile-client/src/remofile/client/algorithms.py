@@ -449,8 +449,10 @@ def synchronize_download(
         report.transferred.append(relative)
         report.bytes_transferred += entry.size
         if dry_run:
-            if existing is not None:
-                report.removed.append(relative)
+            # As the real run below: a changed file is swapped, not removed; only a
+            # directory in the way is (with everything in it).
+            if existing is not None and stat.S_ISDIR(existing.st_mode):
+                remove_local(relative)
             continue
         parent, _, name = local_path.rpartition(os.sep)
         remote_path = join_remote_path(split_remote_path(f"{remote_top}/{relative}"))
