@@ -481,7 +481,8 @@ def synchronize_download(
             remove_local(relative)
         os.replace(os.path.join(parent, temporary), local_path)
     if delete:
-        for relative in sorted(local, reverse=True):
+        # Parents first: removing a directory removes (and reports) it whole, as uploads do.
+        for relative in sorted(local):
             if relative in remote or any(relative.startswith(p) for p in removed_prefixes):
                 continue
             remove_local(relative)
