@@ -126,13 +126,11 @@ class Runner:
         )
         report.notes.append(problem)
         for case in rest:
-            result = Result(
-                case,
-                Status.FAIL,
-                0.0,
-                Transcript(self.target.token),
-                CaseFailure("the run", problem),
-            )
+            transcript = Transcript(self.target.token)
+            if case.body is None:
+                result = Result(case, Status.SKIP, 0.0, transcript, None, case.skip_reason)
+            else:
+                result = Result(case, Status.FAIL, 0.0, transcript, CaseFailure("the run", problem))
             report.results.append(result)
             if self.progress is not None:
                 self.progress(result)
