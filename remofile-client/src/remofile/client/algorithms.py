@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 import os
 import shutil
 import stat
@@ -17,12 +18,15 @@ from dataclasses import dataclass, field
 
 from remofile.client.client import ChunkCallback, Client
 from remofile.core.exceptions import DestinationNotFound, SourceNotFound
-from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES
+from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES, MAX_NAME_BYTES
 from remofile.core.paths import join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
 
 #: Characters that make a path a glob pattern.
 GLOB_CHARACTERS = frozenset("*?[")
+
+#: Suffix of the hidden file a changed file is downloaded to by synchronize_download.
+SYNC_SUFFIX = ".remofile-sync"
 
 
 def _is_pattern(text: str) -> bool:
@@ -385,6 +389,15 @@ def synchronize_upload(
     return report
 
 
+def _swap_name(name: str) -> str:
+    """The hidden name a new copy of ``name`` is downloaded to before it replaces the
+    old one: a valid name however long ``name`` is (a digest of it stands in then)."""
+    temporary = f".{name}{SYNC_SUFFIX}"
+    if len(temporary.encode("utf-8")) <= MAX_NAME_BYTES:
+        return temporary
+    return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()}{SYNC_SUFFIX}"
+
+
 def synchronize_download(
     client: Client,
     source: str | os.PathLike[str],
@@ -466,7 +479,7 @@ def synchronize_download(
             )
             continue
         # Download beside the old copy, then swap: the old file stays until the new is whole.
-        temporary = f".{name}.remofile-sync"
+        temporary = _swap_name(name)
         if os.path.lexists(os.path.join(parent, temporary)):
             os.unlink(os.path.join(parent, temporary))
         client.download_file(
