@@ -155,7 +155,8 @@ def download_files(
 
     ``source`` is a remote path relative to ``relative_directory`` (the root by
     default), or absolute; its last component may be a glob pattern (``logs/*.txt``).
-    Directories are downloaded only when ``recursive`` is set.
+    Directories are downloaded only when ``recursive`` is set. ``exclude_files`` holds
+    patterns of remote paths, relative to ``relative_directory``, to leave out.
 
     :returns: the remote paths that were downloaded.
     :raises SourceNotFound: if nothing matches the source.
@@ -180,9 +181,12 @@ def download_files(
     if not chosen:
         raise SourceNotFound(f"nothing matches {join_remote_path(full)}")
     excluded = _excluder(exclude_files)
+    # Exclude patterns see paths relative to relative_directory, as for uploads.
+    inside = parent[len(base) :] if parent[: len(base)] == base else parent
     downloaded: list[str] = []
     for entry in chosen:
-        if excluded(entry.name):
+        relative = "/".join((*inside, entry.name))
+        if excluded(relative):
             continue
         remote = join_remote_path((*parent, entry.name))
         if entry.is_directory:
@@ -194,7 +198,7 @@ def download_files(
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
-                exclude=_below(entry.name, excluded),
+                exclude=_below(relative, excluded),
                 compress=compress,
             )
         else:
