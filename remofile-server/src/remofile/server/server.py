@@ -253,7 +253,8 @@ class Server:
         if self._private_key is not None:
             socket.curve_server = True
             socket.curve_secretkey = self._private_key.encode("ascii")
-        socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes(self._chunk_size_range[1]))
+        self._max_message_size = max_message_bytes(self._chunk_size_range[1])
+        socket.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
         # Queues hold about a window of messages each way: with the largest chunks, that
         # bounds what one peer can make the server hold in memory. ZeroMQ gives send
         # credit back only every half queue (its low-water mark), and a ROUTER silently
@@ -376,6 +377,11 @@ class Server:
         gate: SessionGate,
     ) -> None:
         """Read one message, and send its one response (never raises on bad input)."""
+        if sum(len(frame) for frame in frames[1:]) > self._max_message_size:
+            # Each frame fitted ZeroMQ's per-frame limit, the message does not: it is
+            # discarded unanswered and changes nothing (SPEC.md section 2.4).
+            logger.debug("discarded a message over the maximum message size")
+            return
         # Envelope: routing id frame(s), then the empty delimiter, then the message.
         position = next(
             (index for index, frame in enumerate(frames) if len(frame) == 0),
