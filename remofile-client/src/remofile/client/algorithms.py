@@ -57,15 +57,26 @@ def _below(top: str, excluded: Callable[[str], bool]) -> Callable[[str], bool]:
     return lambda inner: excluded(f"{top}/{inner}")
 
 
+def _ancestors(relative: str) -> list[str]:
+    """The directories a relative path is in: ``a/b/c`` is in ``a`` and ``a/b``."""
+    parts = relative.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts))]
+
+
 @dataclass
 class SyncReport:
-    """What a synchronization did (or would do, with ``dry_run``): relative paths."""
+    """What a synchronization did (or would do, with ``dry_run``): relative paths.
+
+    ``skipped`` lists files left untransferred because the destination has a directory
+    in their place that holds excluded entries, which a synchronization never removes.
+    """
 
     created_directories: list[str] = field(default_factory=list)
     transferred: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     bytes_transferred: int = 0
+    skipped: list[str] = field(default_factory=list)
 
 
 def upload_files(
@@ -215,9 +226,13 @@ def download_files(
     return downloaded
 
 
-def _local_tree(top: str, excluded: Callable[[str], bool]) -> dict[str, os.stat_result]:
-    """Every entry below ``top`` by relative path (``/`` separated), links followed."""
+def _local_tree(
+    top: str, excluded: Callable[[str], bool]
+) -> tuple[dict[str, os.stat_result], set[str]]:
+    """Every entry below ``top`` by relative path (``/`` separated), links followed, and
+    the directories holding excluded entries (which must not be removed whole)."""
     tree: dict[str, os.stat_result] = {}
+    holding: set[str] = set()
     pending = [("", top)]
     while pending:
         prefix, directory = pending.pop()
@@ -225,6 +240,7 @@ def _local_tree(top: str, excluded: Callable[[str], bool]) -> dict[str, os.stat_
             for entry in entries:
                 relative = prefix + entry.name
                 if excluded(relative):
+                    holding.update(_ancestors(relative))
                     continue
                 try:
                     info = entry.stat()
@@ -233,24 +249,27 @@ def _local_tree(top: str, excluded: Callable[[str], bool]) -> dict[str, os.stat_
                 tree[relative] = info
                 if stat.S_ISDIR(info.st_mode):
                     pending.append((relative + "/", entry.path))
-    return tree
+    return tree, holding
 
 
 def _remote_tree(
     client: Client, remote: str, excluded: Callable[[str], bool], timeout: int | None
-) -> dict[str, pb.FileEntry]:
+) -> tuple[dict[str, pb.FileEntry], set[str]]:
+    """As :func:`_local_tree`, for the remote directory ``remote``."""
     entries = client.list_entries(remote, timeout, recursive=True)
     tree: dict[str, pb.FileEntry] = {}
+    holding: set[str] = set()
     skipped: list[str] = []
     for entry in entries:
         if any(entry.name.startswith(prefix) for prefix in skipped):
             continue
         if excluded(entry.name):
+            holding.update(_ancestors(entry.name))
             if entry.is_directory:
                 skipped.append(entry.name + "/")
             continue
         tree[entry.name] = entry
-    return tree
+    return tree, holding
 
 
 def _is_up_to_date(remote: pb.FileEntry, local: os.stat_result) -> bool:
@@ -330,7 +349,8 @@ def synchronize_upload(
     next run recognises the copy, in both directions). A changed file is
     replaced by removing the remote copy and uploading the new one. With ``delete``,
     remote entries that do not exist locally are removed. With ``dry_run``, nothing is
-    changed and the report says what would be.
+    changed and the report says what would be. Entries matching ``exclude_files`` are
+    left alone on both sides, so a remote directory holding some is never removed whole.
 
     :raises SourceNotFound: if the source is not a local directory.
     :raises DestinationNotFound: if the destination is not a remote directory and cannot
@@ -343,8 +363,10 @@ def synchronize_upload(
     except (FileNotFoundError, NotADirectoryError) as error:
         raise DestinationNotFound(str(error)) from error
     excluded = _excluder(exclude_files)
-    local = _local_tree(local_top, excluded)
-    remote = _remote_tree(client, remote_top, excluded, timeout) if existed else {}
+    local, _ = _local_tree(local_top, excluded)
+    remote, holding = (
+        _remote_tree(client, remote_top, excluded, timeout) if existed else ({}, set())
+    )
     report = SyncReport()
     removed_prefixes: list[str] = []
 
@@ -373,6 +395,9 @@ def synchronize_upload(
         if existing is not None and _is_up_to_date(existing, info):
             report.unchanged.append(relative)
             continue
+        if relative in holding:
+            report.skipped.append(relative)
+            continue
         if existing is not None:
             remove_remote(relative)
         report.transferred.append(relative)
@@ -389,7 +414,8 @@ def synchronize_upload(
         for relative in sorted(remote):
             if relative in local or any(relative.startswith(p) for p in removed_prefixes):
                 continue
-            remove_remote(relative)
+            if relative not in holding:  # else only what it holds, entry by entry
+                remove_remote(relative)
     return report
 
 
@@ -420,6 +446,8 @@ def synchronize_download(
     modification time (downloads keep the server's modification time, so an unchanged
     file is recognised the next time). A changed local file is replaced only once the
     new copy is complete. With ``delete``, local entries absent remotely are removed.
+    Entries matching ``exclude_files`` are left alone on both sides, so a local
+    directory holding some is never removed whole.
 
     :raises SourceNotFound: if the source is not a remote directory.
     :raises DestinationNotFound: if the destination is not a local directory and cannot
@@ -428,11 +456,11 @@ def synchronize_download(
     remote_top = join_remote_path(split_remote_path(source))
     excluded = _excluder(exclude_files)
     try:
-        remote = _remote_tree(client, remote_top, excluded, timeout)
+        remote, _ = _remote_tree(client, remote_top, excluded, timeout)
     except (FileNotFoundError, NotADirectoryError) as error:
         raise SourceNotFound(f"not an existing remote directory: {remote_top}") from error
     local_top, existed = _ensure_local_directory(os.fspath(destination), dry_run)
-    local = _local_tree(local_top, excluded) if existed else {}
+    local, holding = _local_tree(local_top, excluded) if existed else ({}, set())
     report = SyncReport()
     removed_prefixes: list[str] = []
 
@@ -462,6 +490,9 @@ def synchronize_download(
             continue
         if existing is not None and _is_same_copy(existing, entry):
             report.unchanged.append(relative)
+            continue
+        if relative in holding:
+            report.skipped.append(relative)
             continue
         report.transferred.append(relative)
         report.bytes_transferred += entry.size
@@ -502,5 +533,6 @@ def synchronize_download(
         for relative in sorted(local):
             if relative in remote or any(relative.startswith(p) for p in removed_prefixes):
                 continue
-            remove_local(relative)
+            if relative not in holding:  # else only what it holds, entry by entry
+                remove_local(relative)
     return report
