@@ -10,7 +10,13 @@ import click
 from remofile.cli.common import F, client_options, connected, fail, print_json
 from remofile.cli.exit_codes import ExitStatus
 from remofile.cli.progress import TransferProgress
-from remofile.client import Client, synchronize_download, synchronize_upload, upload_files
+from remofile.client import (
+    Client,
+    SyncReport,
+    synchronize_download,
+    synchronize_upload,
+    upload_files,
+)
 from remofile.client.algorithms import download_files
 from remofile.core.paths import join_remote_path, split_remote_path
 
@@ -380,10 +386,7 @@ def sync_group() -> None:
     """
 
 
-def _print_report(report: object, as_json: bool, dry_run: bool) -> None:
-    from remofile.client import SyncReport
-
-    assert isinstance(report, SyncReport)
+def _print_report(report: SyncReport, as_json: bool, dry_run: bool) -> None:
     if as_json:
         print_json(
             {
@@ -391,6 +394,7 @@ def _print_report(report: object, as_json: bool, dry_run: bool) -> None:
                 "transferred": report.transferred,
                 "removed": report.removed,
                 "unchanged": len(report.unchanged),
+                "skipped": report.skipped,
                 "bytes": report.bytes_transferred,
                 "dry_run": dry_run,
             }
@@ -403,9 +407,15 @@ def _print_report(report: object, as_json: bool, dry_run: bool) -> None:
         click.echo(f"{prefix}transfer {path}")
     for path in report.removed:
         click.echo(f"{prefix}remove {path}")
+    for path in report.skipped:
+        click.echo(
+            f"remofile: skipping {path}: a directory holding excluded entries is in the way",
+            err=True,
+        )
     click.echo(
         f"{len(report.transferred)} transferred ({report.bytes_transferred} bytes), "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged",
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
+        + (f", {len(report.skipped)} skipped" if report.skipped else ""),
         err=True,
     )
 

@@ -888,7 +888,8 @@ class Client(Channel):
         ``'rb'`` streams the file from the server, reading ahead a window of chunks, and
         supports ``seek()``. ``'wb'`` (replace) and ``'xb'`` (must not exist) collect
         what is written and upload it on ``close()``, so the remote file appears whole
-        or not at all. While a file is open for reading the server is busy with it: use
+        or not at all; leaving the ``with`` block by an exception, or calling the
+        writer's ``discard()``, publishes nothing. While a file is open for reading the server is busy with it: use
         no other method of this client until it is closed.
 
         :raises ValueError: if the path is not absolute or the mode is not supported.
