@@ -10,6 +10,8 @@ remote file appears whole, or not at all, when ``close()`` returns.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import io
 import os
 import tempfile
@@ -17,7 +19,7 @@ from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from remofile.core.exceptions import CorruptedResponse, SourceNotFound
+from remofile.core.exceptions import CorruptedResponse, DigestMismatchError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
 
@@ -44,6 +46,8 @@ class RemoteReader(io.RawIOBase):
         self._pending: deque[memoryview] = deque()
         self._active = False
         self._window = 1
+        self._received_until = 0
+        self._digest: Any = None
         self._start(0)
 
     # -- the transfer -------------------------------------------------------
@@ -60,6 +64,9 @@ class RemoteReader(io.RawIOBase):
         self._window = min(self._client.window, max(1, limit))
         self._position = offset
         self._requested_until = offset
+        self._received_until = offset
+        # A download read from byte 0 to the end is checked against the server's digest.
+        self._digest = hashlib.sha256() if offset == 0 else None
         self._active = True
         self._pending.clear()
 
@@ -93,10 +100,19 @@ class RemoteReader(io.RawIOBase):
         self._in_flight -= 1
         if response.reason not in (pb.REASON_CHUNK_SENT, pb.REASON_TRANSFER_COMPLETED):
             raise self._client._failure("receive_chunk", response)
-        if data is None:
-            raise CorruptedResponse("chunk without data")
+        expected = min(self._chunk_size, self._size - self._received_until)
+        if data is None or response.chunk.offset != self._received_until or len(data) != expected:
+            raise CorruptedResponse("chunk without data, at the wrong offset or of the wrong size")
+        self._received_until += expected
+        if self._digest is not None:
+            self._digest.update(data)
         if response.reason == pb.REASON_TRANSFER_COMPLETED:
             self._active = False
+            digest = response.chunk.digest
+            if self._digest is not None and not hmac.compare_digest(
+                digest.value, self._digest.digest()
+            ):
+                raise DigestMismatchError(f"{self._path}: the data read does not match the file")
         self._pending.append(memoryview(data))
 
     # -- RawIOBase ----------------------------------------------------------
