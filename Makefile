@@ -47,6 +47,7 @@ conformance: setup
 
 ## Compare transfer speed with peers on this machine; prints a table and ratios.
 bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python bench/run.py
 
 clean:
