@@ -611,8 +611,8 @@ def main(argv: list[str] | None = None) -> int:
             tools.append(DiskTool(layout))
             unavailable: dict[str, str] = {}
             notes: list[str] = [
-                "Remofile's server runs with its defaults: it fsyncs every upload and its "
-                "directory (sync_writes=True); no peer fsyncs."
+                "Remofile's server runs with its defaults: it fsyncs every upload before "
+                "placing it (sync_writes=True); no peer fsyncs."
             ]
             if keys & NO_FSYNC_SCENARIOS:
                 notes.append(f"{NO_FSYNC}: the same server with sync_writes=False (uploads only).")
