@@ -180,6 +180,13 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         """Raw samples and their summaries."""
         data = asdict(self)
+        for encoded in data["scenarios"]:
+            for result in encoded["results"].values():
+                for sample in result["samples"]:
+                    if sample["latencies_ms"] is not None:  # microseconds are plenty
+                        sample["latencies_ms"] = [
+                            round(value, 3) for value in sample["latencies_ms"]
+                        ]
         for scenario, encoded in zip(self.scenarios, data["scenarios"], strict=True):
             encoded["unit"] = scenario.unit
             encoded["summaries"] = {
