@@ -26,10 +26,6 @@ def _remote(path: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def _size_text(size: int) -> str:
-    return str(size)
-
-
 def _time_text(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 

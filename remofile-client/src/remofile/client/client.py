@@ -35,7 +35,12 @@ from remofile.core.limits import (
     PROTOCOL_VERSION,
 )
 from remofile.core.names import is_file_name_valid
-from remofile.core.paths import RemotePath, join_remote_path, split_remote_path
+from remofile.core.paths import (
+    RemotePath,
+    join_remote_path,
+    normalize_remote_path,
+    split_remote_path,
+)
 from remofile.v1 import remofile_pb2 as pb
 
 #: How the client names itself in HELLO.
@@ -72,11 +77,6 @@ class FileMetadata(NamedTuple):
 def _chunk_count(file_size: int, offset: int, chunk_size: int) -> int:
     """Chunks a transfer takes: at least one, so an empty file is one empty chunk."""
     return max(1, math.ceil((file_size - offset) / chunk_size))
-
-
-def _remote_directory(path: str | os.PathLike[str]) -> RemotePath:
-    """Components of an absolute remote path; ValueError if relative or hostile."""
-    return split_remote_path(path)
 
 
 def _hash_prefix(fd: int, length: int) -> Any:
@@ -395,7 +395,7 @@ class Client(Channel):
         self, directory: str | os.PathLike[str], timeout: int | None = None, recursive: bool = False
     ) -> list[pb.FileEntry]:
         """All entries of a remote directory, every page, sorted by name."""
-        path = join_remote_path(_remote_directory(directory))
+        path = normalize_remote_path(directory)
         entries: list[pb.FileEntry] = []
         start_after = ""
         while True:
@@ -445,7 +445,7 @@ class Client(Channel):
         :raises FileExistsError: if the name is taken by a file or directory.
         :raises TimeoutError: if no response came within the timeout.
         """
-        path = join_remote_path(_remote_directory(directory))
+        path = normalize_remote_path(directory)
         if not is_file_name_valid(name):
             raise FileNameError(f"invalid file name: {name!r}")
         request = pb.CreateFile(name=name, directory=path)
@@ -458,7 +458,7 @@ class Client(Channel):
 
         Raises as :meth:`create_file`.
         """
-        path = join_remote_path(_remote_directory(directory))
+        path = normalize_remote_path(directory)
         if not is_file_name_valid(name):
             raise FileNameError(f"invalid file name: {name!r}")
         request = pb.MakeDirectory(name=name, directory=path)
@@ -572,7 +572,7 @@ class Client(Channel):
         chunk_size: int,
         want_directory: bool,
     ) -> tuple[str, RemotePath, str]:
-        remote = _remote_directory(destination)
+        remote = split_remote_path(destination)
         self._check_chunk_size(chunk_size)
         local = os.path.abspath(os.fspath(source))
         is_right_kind = os.path.isdir(local) if want_directory else os.path.isfile(local)

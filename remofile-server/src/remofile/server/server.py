@@ -8,7 +8,7 @@ import os
 import socket as stdlib_socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import zmq
@@ -215,16 +215,25 @@ class Server:
         finally:
             context.term()
 
-    def run_with_socket(self, socket: zmq.Socket[Any]) -> None:
-        """Serve on a ROUTER socket the embedding program made and bound itself.
+    def run_with_socket(self, socket: zmq.Socket[Any], bind: Sequence[str] = ()) -> None:
+        """Serve on a ROUTER socket the embedding program made; block like :meth:`run`.
 
-        The server sets its options (CURVE, limits) on it; it must not be bound or
-        connected before CURVE is set if encryption is wanted, so bind it afterwards
-        in that case or pass an unbound socket and bind it from another thread.
+        The server sets its options on the socket (limits, and CURVE with a private
+        key), then binds it to each endpoint of ``bind``. ZeroMQ applies CURVE only to
+        endpoints bound after it is set, so with a private key pass the endpoints here
+        rather than binding the socket beforehand.
+
+        :raises ValueError: if the socket is not a ROUTER socket.
+        :raises RuntimeError: if an endpoint cannot be bound, or the server is running.
         """
         if socket.type != zmq.ROUTER:
             raise ValueError("the server needs a ROUTER socket")
         self._configure(socket)
+        for endpoint in bind:
+            try:
+                socket.bind(endpoint)
+            except zmq.ZMQError as error:
+                raise RuntimeError(f"unable to listen on {endpoint}: {error}") from error
         self._serve(socket)
 
     def terminate(self) -> None:
