@@ -76,6 +76,15 @@ class IgnoresDigest(RequestHandler):
         return super().handle(request, kind_name, data)
 
 
+class IgnoresDigestAlgorithm(RequestHandler):
+    """Hashes every transfer with SHA-256, whatever digest algorithm was asked."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name in ("upload_file", "download_file"):
+            getattr(request, kind_name).digest_algorithm = pb.DIGEST_ALGORITHM_SHA256
+        return super().handle(request, kind_name, data)
+
+
 class IgnoresDownloadOffset(RequestHandler):
     """Starts every download at byte 0, whatever offset was asked."""
 
@@ -236,6 +245,12 @@ FAULTS = (
         ("4.9.2",),
         "4.9.2/UPLOAD/SEND_CHUNK/3",
         _swap(handler_class=IgnoresDigest),
+    ),
+    Fault(
+        "ignores-digest-algorithm",
+        ("7.2",),
+        "7.2/3",
+        _swap(handler_class=IgnoresDigestAlgorithm),
     ),
     Fault(
         "ignores-download-offset",

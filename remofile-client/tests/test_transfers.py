@@ -6,11 +6,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from client_harness import (
     CALL_TIMEOUT_MS,
     STAGING,
+    TOKEN,
     ChunkRecorder,
     Layout,
     RunningServer,
@@ -22,6 +24,7 @@ from client_harness import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from remofile.client import Client
+from remofile.v1 import remofile_pb2 as pb
 
 T = CALL_TIMEOUT_MS
 CHUNK = 4096
@@ -291,3 +294,35 @@ def test_files_of_many_sizes_in_one_session(server: RunningServer, layout: Layou
         data = write_random(layout.local / f"s{size}", size, seed=size)
         client.upload_file(layout.local / f"s{size}", "/", chunk_size=512, timeout=T)
         assert (layout.root / f"s{size}").read_bytes() == data
+
+
+class RecordingClient(Client):
+    """A client that keeps every request it sends, to see what it asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[tuple[str, Any]] = []
+
+    def send_request(self, kind: str, message: Any, data: Any) -> None:
+        self.sent.append((kind, message))
+        super().send_request(kind, message, data)
+
+
+def test_transfers_use_blake3_when_the_server_has_it(server: RunningServer, layout: Layout) -> None:
+    """Both ends have BLAKE3, several times faster than SHA-256: every transfer uses it,
+    and its digests are of that algorithm (SPEC.md 7.2)."""
+    data = write_random(layout.local / "b3.bin", 3 * 4096 + 1)
+    client = RecordingClient(server.endpoint, None, TOKEN)
+    try:
+        client.upload_file(layout.local / "b3.bin", "/", chunk_size=4096, timeout=T)
+        client.download_file("/b3.bin", layout.local, name="back.bin", timeout=T)
+        with client.open("/b3.bin") as remote:
+            assert remote.read() == data
+    finally:
+        client.close()
+    assert (layout.local / "back.bin").read_bytes() == data
+    starts = [message for kind, message in client.sent if kind in ("upload_file", "download_file")]
+    assert len(starts) == 3
+    assert {message.digest_algorithm for message in starts} == {pb.DIGEST_ALGORITHM_BLAKE3}
+    last_chunk = [message for kind, message in client.sent if kind == "send_chunk"][-1]
+    assert last_chunk.digest.algorithm == pb.DIGEST_ALGORITHM_BLAKE3

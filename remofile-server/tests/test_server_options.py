@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from remofile.client import Client
-from remofile.core import generate_keys
+from remofile.core import UnsupportedError, generate_keys
 from remofile.server import Server
+from remofile.v1 import remofile_pb2 as pb
 from server_harness import CALL_TIMEOUT_MS, TOKEN, serve_in_thread
 
 
@@ -212,3 +213,42 @@ def test_run_on_an_ipv6_address_serves_an_ipv6_client(tmp_path: Path) -> None:
         server.terminate()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    "algorithms",
+    [[], [pb.DIGEST_ALGORITHM_BLAKE3], [pb.DIGEST_ALGORITHM_SHA256, 99]],
+    ids=["none", "without-sha256", "undefined"],
+)
+def test_digest_algorithms_without_sha256_or_unknown_raise_value_error(
+    tmp_path: Path, algorithms: list[int]
+) -> None:
+    with pytest.raises(ValueError, match="digest"):
+        Server(tmp_path, TOKEN, digest_algorithms=algorithms)
+
+
+def test_a_server_offers_the_digest_algorithms_it_is_given(tmp_path: Path) -> None:
+    """Restricted to SHA-256, the server announces only it and refuses BLAKE3 transfers;
+    a client then uses SHA-256 and its transfers work."""
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "data.bin").write_bytes(b"data" * 1000)
+    with serve_in_thread(
+        tmp_path / "served", digest_algorithms=[pb.DIGEST_ALGORITHM_SHA256]
+    ) as running:
+        client = running.client()
+        info = client.server_info(CALL_TIMEOUT_MS)
+        assert list(info.digest_algorithms) == [pb.DIGEST_ALGORITHM_SHA256]
+        request = pb.UploadFile(
+            name="x.bin",
+            directory="/",
+            file_size=1,
+            chunk_size=512,
+            digest_algorithm=pb.DIGEST_ALGORITHM_BLAKE3,
+        )
+        with pytest.raises(UnsupportedError, match="BLAKE3"):
+            client._call("upload_file", request, CALL_TIMEOUT_MS, pb.REASON_TRANSFER_ACCEPTED)
+        local = tmp_path / "local"
+        local.mkdir()
+        client.download_file("/data.bin", local, timeout=CALL_TIMEOUT_MS)
+        client.upload_file(local / "data.bin", "/", name="copy.bin", timeout=CALL_TIMEOUT_MS)
+        assert (tmp_path / "served" / "copy.bin").read_bytes() == b"data" * 1000

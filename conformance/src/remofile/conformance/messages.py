@@ -8,9 +8,8 @@ to produce what they make (invalid UTF-8, unknown fields).
 
 from __future__ import annotations
 
-import hashlib
-
 from remofile.conformance.spec import PROTOCOL_VERSION
+from remofile.core.digests import new_hasher
 from remofile.v1 import remofile_pb2 as pb
 
 #: How the suite names itself in HELLO.
@@ -50,6 +49,7 @@ def upload_file(
     chunk_size: int,
     resume: bool = False,
     compression: int = pb.COMPRESSION_NONE,
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
 ) -> pb.Request:
     return pb.Request(
         upload_file=pb.UploadFile(
@@ -59,12 +59,16 @@ def upload_file(
             chunk_size=chunk_size,
             resume=resume,
             compression=compression,  # type: ignore[arg-type]
+            digest_algorithm=digest_algorithm,  # type: ignore[arg-type]
         )
     )
 
 
-def sha256_digest(content: bytes) -> pb.Digest:
-    return pb.Digest(algorithm=pb.DIGEST_ALGORITHM_SHA256, value=hashlib.sha256(content).digest())
+def digest_of(content: bytes, algorithm: int = pb.DIGEST_ALGORITHM_SHA256) -> pb.Digest:
+    """The whole-file digest a client sends (7.2)."""
+    value = new_hasher(algorithm)
+    value.update(content)
+    return pb.Digest(algorithm=algorithm, value=value.digest())  # type: ignore[arg-type]
 
 
 def send_chunk(offset: int, digest: pb.Digest | None = None) -> pb.Request:
@@ -75,7 +79,11 @@ def send_chunk(offset: int, digest: pb.Digest | None = None) -> pb.Request:
 
 
 def download_file(
-    path: str, chunk_size: int, offset: int = 0, compression: int = pb.COMPRESSION_NONE
+    path: str,
+    chunk_size: int,
+    offset: int = 0,
+    compression: int = pb.COMPRESSION_NONE,
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
 ) -> pb.Request:
     return pb.Request(
         download_file=pb.DownloadFile(
@@ -83,6 +91,7 @@ def download_file(
             chunk_size=chunk_size,
             offset=offset,
             compression=compression,  # type: ignore[arg-type]
+            digest_algorithm=digest_algorithm,  # type: ignore[arg-type]
         )
     )
 

@@ -26,6 +26,7 @@ from remofile.conformance.scenarios import (
 from remofile.conformance.session import Session
 from remofile.conformance.spec import MAX_PATH_BYTES
 from remofile.conformance.wire import Reply
+from remofile.core.digests import algorithm_name
 from remofile.core.transitions import State
 from remofile.v1 import remofile_pb2 as pb
 
@@ -339,7 +340,7 @@ def _resume_after_errors(ctx: CaseContext) -> None:
     while not mismatch.is_last():
         mismatch.send_next("a good chunk")
     request, data = mismatch.chunk(digest=False)
-    request.send_chunk.digest.CopyFrom(messages.sha256_digest(b"other"))
+    request.send_chunk.digest.CopyFrom(messages.digest_of(b"other"))
     session.call(request, [refused("DIGEST_MISMATCH")], "the last chunk with a wrong digest", data)
     mismatch.start("resume after DIGEST_MISMATCH: nothing is staged", resume=True)
     session.call(messages.cancel_transfer(), [accepted("TRANSFER_CANCELLED")], "cancel it")
@@ -376,7 +377,7 @@ def _early_digest(ctx: CaseContext) -> None:
     upload = Upload(session, fixture.path, "early.bin", content, fixture.chunk_size)
     upload.start()
     request, data = upload.chunk()
-    request.send_chunk.digest.CopyFrom(messages.sha256_digest(content))
+    request.send_chunk.digest.CopyFrom(messages.digest_of(content))
     session.call(request, [bad_request()], "the first chunk with the file's digest", data)
     check_state(session, State.IDLE, upload)
     discard_staged(session, upload)
@@ -391,7 +392,7 @@ def _early_digest(ctx: CaseContext) -> None:
 def _malformed_digest(ctx: CaseContext) -> None:
     session, fixture = _fixture(ctx)
     content = content_of(fixture.chunk_size // 2, "digest")
-    right = messages.sha256_digest(content).value
+    right = messages.digest_of(content).value
     for what, algorithm, value in (
         ("no algorithm", pb.DIGEST_ALGORITHM_UNSPECIFIED, right),
         ("algorithm 9", 9, right),
@@ -408,6 +409,61 @@ def _malformed_digest(ctx: CaseContext) -> None:
         check_state(session, State.IDLE, upload)
         discard_staged(session, upload)
     check_listing(fixture, "no file was stored")
+
+
+@CASES.define(
+    "7.2/3",
+    "uploads and downloads with every digest algorithm the server announces, a resumed upload included",
+    "the transfer uses the algorithm it asked for, confirmed in TransferAccepted; the last "
+    "chunk's digest is of that algorithm, and one of another algorithm is ERROR BAD_REQUEST (7.2)",
+    "the files stored and sent back intact, each digest of the algorithm asked",
+)
+def _digest_algorithms(ctx: CaseContext) -> None:
+    session, fixture = _fixture(ctx)
+    size = multi_chunk_size(fixture.chunk_size)
+    for algorithm in ctx.server_limits().digest_algorithms:
+        label = algorithm_name(algorithm)
+        name = f"digest-{label.lower()}.bin"
+        content = content_of(size, name)
+        upload = Upload(
+            session, fixture.path, name, content, fixture.chunk_size, digest_algorithm=algorithm
+        )
+        upload.start(f"upload {name} with {label}")
+        upload.send_next(f"its first chunk ({label})")
+        session.goodbye(f"interrupt the {label} upload")
+        fixture.session = upload.session = session = ctx.open_session()
+        upload.start(f"resume {name} with {label}", resume=True, staged=fixture.chunk_size)
+        upload.finish(f"the rest of {name}: the digest covers the staged part too")
+        fixture.model.add_file(name, content)
+        download = Download(
+            session, upload.path, content, fixture.chunk_size, digest_algorithm=algorithm
+        )
+        download.start(f"download {name} with {label}")
+        download.finish(f"download {name} with {label}")
+        for other in ctx.server_limits().digest_algorithms:
+            if other == algorithm:
+                continue
+            one_chunk = content[: fixture.chunk_size]
+            wrong = Upload(
+                session,
+                fixture.path,
+                "wrong-digest.bin",
+                one_chunk,
+                fixture.chunk_size,
+                digest_algorithm=algorithm,
+            )
+            wrong.start(f"an upload of one chunk with {label}")
+            request, data = wrong.chunk(digest=False)
+            request.send_chunk.digest.CopyFrom(messages.digest_of(one_chunk, other))
+            session.call(
+                request,
+                [bad_request()],
+                f"its chunk with a digest of {algorithm_name(other)} instead",
+                data,
+            )
+            check_state(session, State.IDLE, wrong)
+            discard_staged(session, wrong)
+    check_listing(fixture, "the files are stored whole")
 
 
 # -- 7.3 compression -------------------------------------------------------------------------------

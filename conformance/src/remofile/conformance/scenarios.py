@@ -11,7 +11,6 @@ transfer must be illegal (ERROR BAD_REQUEST), as must CANCEL_TRANSFER.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -27,8 +26,9 @@ from remofile.conformance.expect import (
 )
 from remofile.conformance.model import TreeModel, join, listing_check
 from remofile.conformance.session import Session
-from remofile.conformance.spec import SHA256_BYTES
+from remofile.conformance.spec import DIGEST_BYTES
 from remofile.conformance.wire import Reply
+from remofile.core.digests import algorithm_name, effective_algorithm, new_hasher
 from remofile.core.transitions import State
 from remofile.v1 import remofile_pb2 as pb
 
@@ -63,6 +63,7 @@ def transfer_accepted_check(
     offsets: range,
     compression: int,
     modification_time_ns: int | None = None,
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
 ) -> ReplyCheck:
     """TransferAccepted holds what was asked (4.9.1, 4.10.1); ``offsets`` are the ones
     allowed, a range because a resumed upload may start anywhere up to its staged data."""
@@ -84,6 +85,12 @@ def transfer_accepted_check(
         if accepted_.compression not in wanted:
             return (
                 f"transfer_accepted.compression is {accepted_.compression}, expected {compression}"
+            )
+        in_force = effective_algorithm(accepted_.digest_algorithm)
+        if in_force != effective_algorithm(digest_algorithm):
+            return (
+                f"transfer_accepted.digest_algorithm is {algorithm_name(in_force)}, "
+                f"expected {algorithm_name(digest_algorithm)} (7.2)"
             )
         if (
             modification_time_ns is not None
@@ -107,28 +114,36 @@ def chunk_offset_check(offset: int) -> ReplyCheck:
     return check
 
 
-def sha256_check(content: bytes) -> ReplyCheck:
-    """The digest on a download's TRANSFER_COMPLETED covers the whole file (4.10.2, 7.2)."""
+def digest_check(content: bytes, algorithm: int = pb.DIGEST_ALGORITHM_SHA256) -> ReplyCheck:
+    """The digest on a download's TRANSFER_COMPLETED covers the whole file, with the
+    transfer's algorithm (4.10.2, 7.2)."""
+    algorithm = effective_algorithm(algorithm)
+    name = algorithm_name(algorithm)
+    hasher = new_hasher(algorithm)
+    hasher.update(content)
+    expected = hasher.digest()
 
     def check(reply: Reply) -> str | None:
         digest = reply.response.chunk.digest
         if not reply.response.chunk.HasField("digest"):
             return "the last chunk of a download must carry the file's digest"
-        if digest.algorithm != pb.DIGEST_ALGORITHM_SHA256 or len(digest.value) != SHA256_BYTES:
-            return "the digest must be SHA-256 with a value of 32 bytes"
-        if digest.value != hashlib.sha256(content).digest():
-            return "the digest is not the SHA-256 of the whole file"
+        if digest.algorithm != algorithm or len(digest.value) != DIGEST_BYTES:
+            return f"the digest must be {name} with a value of {DIGEST_BYTES} bytes"
+        if digest.value != expected:
+            return f"the digest is not the {name} of the whole file"
         return None
 
     return check
 
 
-def optional_sha256_check(content: bytes) -> ReplyCheck:
+def optional_digest_check(
+    content: bytes, algorithm: int = pb.DIGEST_ALGORITHM_SHA256
+) -> ReplyCheck:
     """An upload's TRANSFER_COMPLETED MAY carry the stored file's digest (4.9.2)."""
 
     def check(reply: Reply) -> str | None:
         if reply.response.chunk.HasField("digest"):
-            return sha256_check(content)(reply)
+            return digest_check(content, algorithm)(reply)
         return None
 
     return check
@@ -236,6 +251,7 @@ class Upload:
     content: bytes
     chunk_size: int
     compression: int = pb.COMPRESSION_NONE
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED
     #: The next offset to send; set by :meth:`start` from TransferAccepted.
     offset: int = 0
     done: bool = False
@@ -250,7 +266,13 @@ class Upload:
 
     def request(self, resume: bool = False) -> pb.Request:
         return messages.upload_file(
-            self.directory, self.name, self.file_size, self.chunk_size, resume, self.compression
+            self.directory,
+            self.name,
+            self.file_size,
+            self.chunk_size,
+            resume,
+            self.compression,
+            self.digest_algorithm,
         )
 
     def start(self, step: str = "start an upload", resume: bool = False, staged: int = 0) -> Reply:
@@ -261,7 +283,11 @@ class Upload:
                 accepted(
                     "TRANSFER_ACCEPTED",
                     transfer_accepted_check(
-                        self.file_size, self.chunk_size, range(staged + 1), self.compression
+                        self.file_size,
+                        self.chunk_size,
+                        range(staged + 1),
+                        self.compression,
+                        digest_algorithm=self.digest_algorithm,
                     ),
                     f"offset {'0' if not staged else f'0 to {staged}'}",
                 )
@@ -281,14 +307,19 @@ class Upload:
     def chunk(self, digest: bool = True) -> tuple[pb.Request, bytes]:
         """The next chunk as it must be sent; the last one carries the digest."""
         data = self.content[self.offset : self.offset + self.next_size()]
-        sent_digest = messages.sha256_digest(self.content) if digest and self.is_last() else None
+        algorithm = effective_algorithm(self.digest_algorithm)
+        last = digest and self.is_last()
+        sent_digest = messages.digest_of(self.content, algorithm) if last else None
         return messages.send_chunk(self.offset, sent_digest), encode_chunk(data, self.compression)
 
     def expected_reply(self) -> Accept:
         if self.is_last():
             return accepted(
                 "TRANSFER_COMPLETED",
-                all_of(chunk_offset_check(self.offset), optional_sha256_check(self.content)),
+                all_of(
+                    chunk_offset_check(self.offset),
+                    optional_digest_check(self.content, effective_algorithm(self.digest_algorithm)),
+                ),
                 f"chunk.offset {self.offset}",
             )
         return accepted(
@@ -333,10 +364,13 @@ class Download:
     compression: int = pb.COMPRESSION_NONE
     done: bool = False
     modification_time_ns: int | None = None
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED
 
     def start(self, step: str = "start a download") -> Reply:
         reply = self.session.call(
-            messages.download_file(self.path, self.chunk_size, self.offset, self.compression),
+            messages.download_file(
+                self.path, self.chunk_size, self.offset, self.compression, self.digest_algorithm
+            ),
             [
                 accepted(
                     "TRANSFER_ACCEPTED",
@@ -346,6 +380,7 @@ class Download:
                         range(self.offset, self.offset + 1),
                         self.compression,
                         self.modification_time_ns,
+                        self.digest_algorithm,
                     ),
                     f"file_size {len(self.content)}, offset {self.offset}",
                 )
@@ -368,7 +403,8 @@ class Download:
             return accepted(
                 "TRANSFER_COMPLETED",
                 all_of(
-                    chunk_offset_check(self.offset), all_of(data_check, sha256_check(self.content))
+                    chunk_offset_check(self.offset),
+                    all_of(data_check, digest_check(self.content, self.digest_algorithm)),
                 ),
                 f"the last {len(expected)} bytes at offset {self.offset} and the file's digest",
             )

@@ -39,8 +39,8 @@ REMOVAL_BATCH_ENTRIES = 1000
 #: Prefix of the names a server keeps for itself, in any letter case (4.4, 4.5.4).
 RESERVED_PREFIX = ".remofile-"
 
-#: Length of a SHA-256 digest value (7.2).
-SHA256_BYTES = 32
+#: Length of the value of every digest algorithm version 1 defines (7.2).
+DIGEST_BYTES = 32
 
 #: Characters never allowed in a file name (4.4, rule 3).
 FORBIDDEN_NAME_CHARACTERS = frozenset("<>:/\\|?*")
@@ -209,8 +209,11 @@ def session_opened_problems(opened: pb.SessionOpened) -> list[str]:
         problems.append("max_requests_in_flight must be set")
     if pb.COMPRESSION_NONE not in opened.compressions:
         problems.append("compressions must hold COMPRESSION_NONE")
-    if list(opened.digest_algorithms) != [pb.DIGEST_ALGORITHM_SHA256]:
-        problems.append("digest_algorithms must be exactly [DIGEST_ALGORITHM_SHA256]")
+    if pb.DIGEST_ALGORITHM_SHA256 not in opened.digest_algorithms:
+        problems.append("digest_algorithms must hold DIGEST_ALGORITHM_SHA256")
+    undefined = set(opened.digest_algorithms) - set(pb.DigestAlgorithm.values())
+    if undefined or pb.DIGEST_ALGORITHM_UNSPECIFIED in opened.digest_algorithms:
+        problems.append("digest_algorithms must hold defined algorithms only")
     if not opened.server_name:
         problems.append("server_name must be set")
     return problems

@@ -33,7 +33,7 @@ from remofile.conformance.scenarios import (
     chunk_offset_check,
     chunk_size_for,
     content_of,
-    sha256_check,
+    digest_check,
     transfer_accepted_check,
 )
 from remofile.conformance.session import Session
@@ -195,7 +195,7 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             )
             for offset in range(0, max(len(content), 1), chunk):
                 last = offset + chunk >= len(content)
-                digest = messages.sha256_digest(content) if last else None
+                digest = messages.digest_of(content) if last else None
                 self._set_up(
                     messages.send_chunk(offset, digest),
                     "TRANSFER_COMPLETED" if last else "CHUNK_ACCEPTED",
@@ -398,7 +398,7 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 variant = "right"
             if variant == "short" and size == 0:
                 variant = "long"
-            digest = messages.sha256_digest(upload.content) if last else None
+            digest = messages.digest_of(upload.content) if last else None
             offset = upload.offset
             if variant == "wrong offset":
                 offset += chunk
@@ -407,7 +407,7 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             elif variant == "long":
                 data += b"+"
             elif variant == "wrong digest":
-                digest = messages.sha256_digest(upload.content + b"+")
+                digest = messages.digest_of(upload.content + b"+")
             request = messages.send_chunk(offset, digest)
             if variant in ("wrong offset", "short", "long"):
                 self.call(request, [bad_request("the upload is abandoned")], data)
@@ -439,7 +439,7 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 return chunk_offset_check(offset)(reply)
 
             if offset + size == len(download.content):
-                whole = sha256_check(download.content)
+                whole = digest_check(download.content)
 
                 def last_check(reply: Reply) -> str | None:
                     return data_check(reply) or whole(reply)

@@ -260,16 +260,29 @@ def _upload_bad_chunk_size(row: Row) -> Variants:
     ]
 
 
+def _unsupported_digest(limits: pb.SessionOpened) -> int:
+    """A digest algorithm the server does not announce; a value v1 does not define if none."""
+    for value in pb.DigestAlgorithm.values():
+        if value != pb.DIGEST_ALGORITHM_UNSPECIFIED and value not in limits.digest_algorithms:
+            return value
+    return 99
+
+
 def _upload_unsupported(row: Row) -> Variants:
     value = _unsupported_compression(row.limits)
+    digest = _unsupported_digest(row.limits)
+    path, size = row.fixture.path, row.fixture.chunk_size
     return [
         (
             f"compression {value}, which the server does not announce",
-            messages.upload_file(
-                row.fixture.path, "new.bin", 10, row.fixture.chunk_size, compression=value
-            ),
+            messages.upload_file(path, "new.bin", 10, size, compression=value),
             None,
-        )
+        ),
+        (
+            f"digest algorithm {digest}, which the server does not announce",
+            messages.upload_file(path, "new.bin", 10, size, digest_algorithm=digest),
+            None,
+        ),
     ]
 
 
@@ -325,12 +338,19 @@ def _download_bad_chunk_size(row: Row) -> Variants:
 
 def _download_unsupported(row: Row) -> Variants:
     value = _unsupported_compression(row.limits)
+    digest = _unsupported_digest(row.limits)
+    path = row.fixture.remote(DATA_FILE)
     return [
         (
             f"compression {value}, which the server does not announce",
-            _download(row, row.fixture.remote(DATA_FILE), compression=value),
+            _download(row, path, compression=value),
             None,
-        )
+        ),
+        (
+            f"digest algorithm {digest}, which the server does not announce",
+            _download(row, path, digest_algorithm=digest),
+            None,
+        ),
     ]
 
 
@@ -528,7 +548,7 @@ def _send_chunk_digest_mismatch(row: Row) -> None:
     while not upload.is_last():
         upload.send_next(row.step(f"chunk at offset {upload.offset}"))
     request, data = upload.chunk(digest=False)
-    request.send_chunk.digest.CopyFrom(messages.sha256_digest(content + b"!"))
+    request.send_chunk.digest.CopyFrom(messages.digest_of(content + b"!"))
     row.session.call(
         request, [row.accept], row.step("the last chunk with the digest of other data"), data
     )

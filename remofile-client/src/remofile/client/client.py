@@ -19,6 +19,12 @@ from remofile.client.errors import exception_for
 from remofile.client.pipeline import Channel, Outgoing, run_pipeline
 from remofile.client.remote_file import RemoteWriter, open_remote
 from remofile.core.credentials import validate_key, validate_token
+from remofile.core.digests import (
+    Hasher,
+    effective_algorithm,
+    new_hasher,
+    preferred_algorithm,
+)
 from remofile.core.exceptions import (
     CorruptedResponse,
     DestinationNotFound,
@@ -79,8 +85,9 @@ def _chunk_count(file_size: int, offset: int, chunk_size: int) -> int:
     return max(1, math.ceil((file_size - offset) / chunk_size))
 
 
-def _hash_prefix(fd: int, length: int) -> Any:
-    digest = hashlib.sha256()
+def _hash_prefix(fd: int, length: int, algorithm: pb.DigestAlgorithm.ValueType) -> Hasher:
+    """The digest state after the first ``length`` bytes of a file, to resume a transfer."""
+    digest = new_hasher(algorithm)
     position = 0
     while position < length:
         block = os.pread(fd, min(1 << 20, length - position), position)
@@ -143,6 +150,7 @@ class _Download:
         process_chunk: ChunkCallback | None,
         resume: bool,
         failure: Callable[[str, pb.Response], Exception],
+        digest_algorithm: pb.DigestAlgorithm.ValueType,
     ) -> None:
         self.job = job
         self.final = os.path.join(job.local_directory, job.name)
@@ -160,7 +168,12 @@ class _Download:
         self.file_size = 0
         self.compression: int = pb.COMPRESSION_NONE
         self.modification_time_ns = 0
-        self.digest = _hash_prefix(self._fd, self.offset) if self.offset else hashlib.sha256()
+        self.digest_algorithm = digest_algorithm
+        self.digest = (
+            _hash_prefix(self._fd, self.offset, digest_algorithm)
+            if self.offset
+            else new_hasher(digest_algorithm)
+        )
         self.completed = False
 
     def on_accepted(self, response: pb.Response, _data: Frame | None) -> None:
@@ -173,6 +186,8 @@ class _Download:
         accepted = response.transfer_accepted
         if accepted.offset != self.offset:
             raise CorruptedResponse("download accepted at another offset")
+        if effective_algorithm(accepted.digest_algorithm) != self.digest_algorithm:
+            raise CorruptedResponse("download accepted with another digest algorithm")
         expected = self.job.expected_size
         if expected is not None and accepted.file_size != expected:
             raise SourceNotFound(f"{self.job.name} changed on the server during the transfer")
@@ -205,8 +220,10 @@ class _Download:
     def _complete(self, digest: pb.Digest) -> None:
         if self.next_offset != self.file_size:
             raise CorruptedResponse("transfer completed before the end of the file")
-        if digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
-            raise CorruptedResponse("the last chunk of a download carries no SHA-256 digest")
+        if digest.algorithm != self.digest_algorithm:
+            raise CorruptedResponse(
+                "the last chunk of a download carries no digest of its algorithm"
+            )
         if not hmac.compare_digest(digest.value, self.digest.digest()):
             os.ftruncate(self._fd, 0)
             raise DigestMismatchError(f"{self.job.name}: the file received is corrupted")
@@ -341,6 +358,11 @@ class Client(Channel):
         assert self._session is not None
         timeout_ms = self._session.session_timeout_ms
         return timeout_ms > 0 and (time.monotonic() - self._last_sent) * 2000 >= timeout_ms
+
+    def _digest_algorithm(self) -> pb.DigestAlgorithm.ValueType:
+        """The fastest digest algorithm both ends have, for the transfers of this session."""
+        announced = self._session.digest_algorithms if self._session is not None else ()
+        return preferred_algorithm(announced)
 
     def server_info(self, timeout: int | None = None) -> pb.SessionOpened:
         """What the server announced when the session opened: limits and capabilities."""
@@ -516,6 +538,7 @@ class Client(Channel):
             file_size, modification_time_ns = info.st_size, info.st_mtime_ns
             started_at = [0]  # where the server wants the data from, set on acceptance
             compression = pb.COMPRESSION_ZLIB if compress else pb.COMPRESSION_NONE
+            digest_algorithm = self._digest_algorithm()
 
             def on_accepted(response: pb.Response, _data: Frame | None) -> None:
                 if response.reason != pb.REASON_TRANSFER_ACCEPTED:
@@ -523,6 +546,8 @@ class Client(Channel):
                 accepted = response.transfer_accepted
                 if accepted.offset > file_size or accepted.file_size != file_size:
                     raise CorruptedResponse("upload accepted with an impossible offset or size")
+                if effective_algorithm(accepted.digest_algorithm) != digest_algorithm:
+                    raise CorruptedResponse("upload accepted with another digest algorithm")
                 started_at[0] = accepted.offset
 
             def on_chunk(response: pb.Response, _data: Frame | None) -> None:
@@ -539,12 +564,17 @@ class Client(Channel):
                     resume=resume,
                     compression=compression,
                     modification_time_ns=modification_time_ns,
+                    digest_algorithm=digest_algorithm,
                 ),
                 on_accepted,
                 barrier=resume,
             )
             offset = started_at[0]
-            digest = _hash_prefix(fd, offset) if offset else hashlib.sha256()
+            digest = (
+                _hash_prefix(fd, offset, digest_algorithm)
+                if offset
+                else new_hasher(digest_algorithm)
+            )
             count = _chunk_count(file_size, offset, chunk_size)
             for index in range(count):
                 size = min(chunk_size, file_size - offset)
@@ -556,7 +586,7 @@ class Client(Channel):
                     process_chunk(chunk, file_size - offset, file_size, job.name)
                 message = pb.SendChunk(offset=offset)
                 if index == count - 1:
-                    message.digest.algorithm = pb.DIGEST_ALGORITHM_SHA256
+                    message.digest.algorithm = digest_algorithm
                     message.digest.value = digest.digest()
                 data = zlib.compress(chunk, ZLIB_LEVEL) if compress else chunk
                 yield Outgoing("send_chunk", message, on_chunk, data)
@@ -696,13 +726,16 @@ class Client(Channel):
             if isinstance(job, str):
                 os.mkdir(job)
                 continue
-            download = _Download(job, chunk_size, process_chunk, resume, self._failure)
+            download = _Download(
+                job, chunk_size, process_chunk, resume, self._failure, self._digest_algorithm()
+            )
             started.append(download)
             request = pb.DownloadFile(
                 path=join_remote_path(job.remote_path),
                 chunk_size=chunk_size,
                 offset=download.offset,
                 compression=pb.COMPRESSION_ZLIB if compress else pb.COMPRESSION_NONE,
+                digest_algorithm=download.digest_algorithm,
             )
             # Without a size from a listing, the chunk count is known only once accepted.
             barrier = job.expected_size is None

@@ -10,7 +10,6 @@ remote file appears whole, or not at all, when ``close()`` returns.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import io
 import os
@@ -19,6 +18,7 @@ from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from remofile.core.digests import Hasher, new_hasher
 from remofile.core.exceptions import CorruptedResponse, DigestMismatchError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
@@ -47,14 +47,20 @@ class RemoteReader(io.RawIOBase):
         self._active = False
         self._window = 1
         self._received_until = 0
-        self._digest: Any = None
+        self._digest: Hasher | None = None
         self._start(0)
 
     # -- the transfer -------------------------------------------------------
 
     def _start(self, offset: int) -> None:
         self._stop()
-        request = pb.DownloadFile(path=self._path, chunk_size=self._chunk_size, offset=offset)
+        algorithm = self._client._digest_algorithm()
+        request = pb.DownloadFile(
+            path=self._path,
+            chunk_size=self._chunk_size,
+            offset=offset,
+            digest_algorithm=algorithm,
+        )
         response = self._client._call(
             "download_file", request, self._timeout, pb.REASON_TRANSFER_ACCEPTED
         )
@@ -66,7 +72,7 @@ class RemoteReader(io.RawIOBase):
         self._requested_until = offset
         self._received_until = offset
         # A download read from byte 0 to the end is checked against the server's digest.
-        self._digest = hashlib.sha256() if offset == 0 else None
+        self._digest = new_hasher(algorithm) if offset == 0 else None
         self._active = True
         self._pending.clear()
 

@@ -14,21 +14,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aremofile/v1/remofile.proto\x12\x0bremofile.v1\"6\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x13\n\x0b\x63lient_name\x18\x02 \x01(\t\"\t\n\x07Goodbye\"U\n\tListFiles\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x13\n\x0bstart_after\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\"-\n\nCreateFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\"0\n\rMakeDirectory\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\"\xb1\x01\n\nUploadFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\x12\x11\n\tfile_size\x18\x03 \x01(\x04\x12\x12\n\nchunk_size\x18\x04 \x01(\r\x12\x0e\n\x06resume\x18\x05 \x01(\x08\x12-\n\x0b\x63ompression\x18\x06 \x01(\x0e\x32\x18.remofile.v1.Compression\x12\x1c\n\x14modification_time_ns\x18\x07 \x01(\x03\"@\n\tSendChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12#\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x13.remofile.v1.Digest\"o\n\x0c\x44ownloadFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12-\n\x0b\x63ompression\x18\x04 \x01(\x0e\x32\x18.remofile.v1.Compression\"\x0e\n\x0cReceiveChunk\"\x10\n\x0e\x43\x61ncelTransfer\"\x1a\n\nRemoveFile\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x11\n\x0f\x43ontinueRemoval\"H\n\x06\x44igest\x12/\n\talgorithm\x18\x01 \x01(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\x12\r\n\x05value\x18\x02 \x01(\x0c\"\xfe\x04\n\x07Request\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\x0c\x12#\n\x05hello\x18\n \x01(\x0b\x32\x12.remofile.v1.HelloH\x00\x12\'\n\x07goodbye\x18\x0b \x01(\x0b\x32\x14.remofile.v1.GoodbyeH\x00\x12,\n\nlist_files\x18\x0c \x01(\x0b\x32\x16.remofile.v1.ListFilesH\x00\x12.\n\x0b\x63reate_file\x18\r \x01(\x0b\x32\x17.remofile.v1.CreateFileH\x00\x12\x34\n\x0emake_directory\x18\x0e \x01(\x0b\x32\x1a.remofile.v1.MakeDirectoryH\x00\x12.\n\x0bupload_file\x18\x0f \x01(\x0b\x32\x17.remofile.v1.UploadFileH\x00\x12,\n\nsend_chunk\x18\x10 \x01(\x0b\x32\x16.remofile.v1.SendChunkH\x00\x12\x32\n\rdownload_file\x18\x11 \x01(\x0b\x32\x19.remofile.v1.DownloadFileH\x00\x12\x32\n\rreceive_chunk\x18\x12 \x01(\x0b\x32\x19.remofile.v1.ReceiveChunkH\x00\x12\x36\n\x0f\x63\x61ncel_transfer\x18\x13 \x01(\x0b\x32\x1b.remofile.v1.CancelTransferH\x00\x12.\n\x0bremove_file\x18\x14 \x01(\x0b\x32\x17.remofile.v1.RemoveFileH\x00\x12\x38\n\x10\x63ontinue_removal\x18\x15 \x01(\x0b\x32\x1c.remofile.v1.ContinueRemovalH\x00\x42\x06\n\x04kind\"\xf3\x02\n\rSessionOpened\x12\x12\n\nsession_id\x18\x01 \x01(\x0c\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\x12\x17\n\x0f\x66ile_size_limit\x18\x03 \x01(\x04\x12\x16\n\x0emin_chunk_size\x18\x04 \x01(\r\x12\x16\n\x0emax_chunk_size\x18\x05 \x01(\r\x12\x18\n\x10max_message_size\x18\x06 \x01(\x04\x12\x17\n\x0fmax_name_length\x18\x07 \x01(\r\x12\x1a\n\x12session_timeout_ms\x18\x08 \x01(\r\x12\x1e\n\x16max_requests_in_flight\x18\t \x01(\r\x12.\n\x0c\x63ompressions\x18\n \x03(\x0e\x32\x18.remofile.v1.Compression\x12\x37\n\x11\x64igest_algorithms\x18\x0b \x03(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\x12\x13\n\x0bserver_name\x18\x0c \x01(\t\"[\n\tFileEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cis_directory\x18\x02 \x01(\x08\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x1c\n\x14modification_time_ns\x18\x04 \x01(\x03\"F\n\x08\x46ileList\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.remofile.v1.FileEntry\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"\x96\x01\n\x10TransferAccepted\x12\x11\n\tfile_size\x18\x01 \x01(\x04\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12-\n\x0b\x63ompression\x18\x04 \x01(\x0e\x32\x18.remofile.v1.Compression\x12\x1c\n\x14modification_time_ns\x18\x05 \x01(\x03\"@\n\tChunkInfo\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12#\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x13.remofile.v1.Digest\"5\n\x0fRemovalProgress\x12\x0f\n\x07removed\x18\x01 \x01(\x04\x12\x11\n\tremaining\x18\x02 \x01(\x04\"\xec\x02\n\x08Response\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.remofile.v1.ResponseType\x12#\n\x06reason\x18\x02 \x01(\x0e\x32\x13.remofile.v1.Reason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x34\n\x0esession_opened\x18\n \x01(\x0b\x32\x1a.remofile.v1.SessionOpenedH\x00\x12*\n\tfile_list\x18\x0b \x01(\x0b\x32\x15.remofile.v1.FileListH\x00\x12:\n\x11transfer_accepted\x18\x0c \x01(\x0b\x32\x1d.remofile.v1.TransferAcceptedH\x00\x12\'\n\x05\x63hunk\x18\r \x01(\x0b\x32\x16.remofile.v1.ChunkInfoH\x00\x12/\n\x07removal\x18\x0e \x01(\x0b\x32\x1c.remofile.v1.RemovalProgressH\x00\x42\t\n\x07payload*}\n\x0cResponseType\x12\x1d\n\x19RESPONSE_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESPONSE_TYPE_ACCEPTED\x10\x01\x12\x19\n\x15RESPONSE_TYPE_REFUSED\x10\x02\x12\x17\n\x13RESPONSE_TYPE_ERROR\x10\x03*\xae\x06\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13REASON_FILES_LISTED\x10\x01\x12\x17\n\x13REASON_FILE_CREATED\x10\x02\x12\x1c\n\x18REASON_DIRECTORY_CREATED\x10\x03\x12\x1c\n\x18REASON_TRANSFER_ACCEPTED\x10\x04\x12\x19\n\x15REASON_CHUNK_ACCEPTED\x10\x05\x12\x15\n\x11REASON_CHUNK_SENT\x10\x06\x12\x1d\n\x19REASON_TRANSFER_COMPLETED\x10\x07\x12\x1d\n\x19REASON_TRANSFER_CANCELLED\x10\x08\x12\x17\n\x13REASON_FILE_REMOVED\x10\t\x12\x1a\n\x16REASON_REMOVAL_STARTED\x10\n\x12\x1a\n\x16REASON_ENTRIES_REMOVED\x10\x0b\x12\x19\n\x15REASON_SESSION_OPENED\x10\x0c\x12\x19\n\x15REASON_SESSION_CLOSED\x10\r\x12\x1c\n\x18REASON_INVALID_FILE_NAME\x10\x14\x12\x19\n\x15REASON_FILE_NOT_FOUND\x10\x15\x12\x1e\n\x1aREASON_FILE_ALREADY_EXISTS\x10\x16\x12\x15\n\x11REASON_NOT_A_FILE\x10\x17\x12\x1a\n\x16REASON_NOT_A_DIRECTORY\x10\x18\x12\x1e\n\x1aREASON_INCORRECT_FILE_SIZE\x10\x19\x12\x1f\n\x1bREASON_INCORRECT_CHUNK_SIZE\x10\x1a\x12\x1a\n\x16REASON_DIGEST_MISMATCH\x10\x1b\x12\x16\n\x12REASON_SERVER_BUSY\x10\x1c\x12\x18\n\x14REASON_ACCESS_DENIED\x10\x1d\x12\x1a\n\x16REASON_SESSION_EXPIRED\x10\x1e\x12\x1e\n\x1aREASON_UNSUPPORTED_VERSION\x10\x1f\x12\x1e\n\x1aREASON_UNSUPPORTED_FEATURE\x10 \x12\x16\n\x12REASON_BAD_REQUEST\x10(\x12\x18\n\x14REASON_UNKNOWN_ERROR\x10)*V\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_ZLIB\x10\x02*P\n\x0f\x44igestAlgorithm\x12 \n\x1c\x44IGEST_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44IGEST_ALGORITHM_SHA256\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aremofile/v1/remofile.proto\x12\x0bremofile.v1\"6\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x13\n\x0b\x63lient_name\x18\x02 \x01(\t\"\t\n\x07Goodbye\"U\n\tListFiles\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x13\n\x0bstart_after\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\"-\n\nCreateFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\"0\n\rMakeDirectory\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\"\xe9\x01\n\nUploadFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdirectory\x18\x02 \x01(\t\x12\x11\n\tfile_size\x18\x03 \x01(\x04\x12\x12\n\nchunk_size\x18\x04 \x01(\r\x12\x0e\n\x06resume\x18\x05 \x01(\x08\x12-\n\x0b\x63ompression\x18\x06 \x01(\x0e\x32\x18.remofile.v1.Compression\x12\x1c\n\x14modification_time_ns\x18\x07 \x01(\x03\x12\x36\n\x10\x64igest_algorithm\x18\x08 \x01(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\"@\n\tSendChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12#\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x13.remofile.v1.Digest\"\xa7\x01\n\x0c\x44ownloadFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12-\n\x0b\x63ompression\x18\x04 \x01(\x0e\x32\x18.remofile.v1.Compression\x12\x36\n\x10\x64igest_algorithm\x18\x05 \x01(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\"\x0e\n\x0cReceiveChunk\"\x10\n\x0e\x43\x61ncelTransfer\"\x1a\n\nRemoveFile\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x11\n\x0f\x43ontinueRemoval\"H\n\x06\x44igest\x12/\n\talgorithm\x18\x01 \x01(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\x12\r\n\x05value\x18\x02 \x01(\x0c\"\xfe\x04\n\x07Request\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\x0c\x12#\n\x05hello\x18\n \x01(\x0b\x32\x12.remofile.v1.HelloH\x00\x12\'\n\x07goodbye\x18\x0b \x01(\x0b\x32\x14.remofile.v1.GoodbyeH\x00\x12,\n\nlist_files\x18\x0c \x01(\x0b\x32\x16.remofile.v1.ListFilesH\x00\x12.\n\x0b\x63reate_file\x18\r \x01(\x0b\x32\x17.remofile.v1.CreateFileH\x00\x12\x34\n\x0emake_directory\x18\x0e \x01(\x0b\x32\x1a.remofile.v1.MakeDirectoryH\x00\x12.\n\x0bupload_file\x18\x0f \x01(\x0b\x32\x17.remofile.v1.UploadFileH\x00\x12,\n\nsend_chunk\x18\x10 \x01(\x0b\x32\x16.remofile.v1.SendChunkH\x00\x12\x32\n\rdownload_file\x18\x11 \x01(\x0b\x32\x19.remofile.v1.DownloadFileH\x00\x12\x32\n\rreceive_chunk\x18\x12 \x01(\x0b\x32\x19.remofile.v1.ReceiveChunkH\x00\x12\x36\n\x0f\x63\x61ncel_transfer\x18\x13 \x01(\x0b\x32\x1b.remofile.v1.CancelTransferH\x00\x12.\n\x0bremove_file\x18\x14 \x01(\x0b\x32\x17.remofile.v1.RemoveFileH\x00\x12\x38\n\x10\x63ontinue_removal\x18\x15 \x01(\x0b\x32\x1c.remofile.v1.ContinueRemovalH\x00\x42\x06\n\x04kind\"\xf3\x02\n\rSessionOpened\x12\x12\n\nsession_id\x18\x01 \x01(\x0c\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\x12\x17\n\x0f\x66ile_size_limit\x18\x03 \x01(\x04\x12\x16\n\x0emin_chunk_size\x18\x04 \x01(\r\x12\x16\n\x0emax_chunk_size\x18\x05 \x01(\r\x12\x18\n\x10max_message_size\x18\x06 \x01(\x04\x12\x17\n\x0fmax_name_length\x18\x07 \x01(\r\x12\x1a\n\x12session_timeout_ms\x18\x08 \x01(\r\x12\x1e\n\x16max_requests_in_flight\x18\t \x01(\r\x12.\n\x0c\x63ompressions\x18\n \x03(\x0e\x32\x18.remofile.v1.Compression\x12\x37\n\x11\x64igest_algorithms\x18\x0b \x03(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\x12\x13\n\x0bserver_name\x18\x0c \x01(\t\"[\n\tFileEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cis_directory\x18\x02 \x01(\x08\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x1c\n\x14modification_time_ns\x18\x04 \x01(\x03\"F\n\x08\x46ileList\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.remofile.v1.FileEntry\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"\xce\x01\n\x10TransferAccepted\x12\x11\n\tfile_size\x18\x01 \x01(\x04\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12-\n\x0b\x63ompression\x18\x04 \x01(\x0e\x32\x18.remofile.v1.Compression\x12\x1c\n\x14modification_time_ns\x18\x05 \x01(\x03\x12\x36\n\x10\x64igest_algorithm\x18\x06 \x01(\x0e\x32\x1c.remofile.v1.DigestAlgorithm\"@\n\tChunkInfo\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12#\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x13.remofile.v1.Digest\"5\n\x0fRemovalProgress\x12\x0f\n\x07removed\x18\x01 \x01(\x04\x12\x11\n\tremaining\x18\x02 \x01(\x04\"\xec\x02\n\x08Response\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.remofile.v1.ResponseType\x12#\n\x06reason\x18\x02 \x01(\x0e\x32\x13.remofile.v1.Reason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x34\n\x0esession_opened\x18\n \x01(\x0b\x32\x1a.remofile.v1.SessionOpenedH\x00\x12*\n\tfile_list\x18\x0b \x01(\x0b\x32\x15.remofile.v1.FileListH\x00\x12:\n\x11transfer_accepted\x18\x0c \x01(\x0b\x32\x1d.remofile.v1.TransferAcceptedH\x00\x12\'\n\x05\x63hunk\x18\r \x01(\x0b\x32\x16.remofile.v1.ChunkInfoH\x00\x12/\n\x07removal\x18\x0e \x01(\x0b\x32\x1c.remofile.v1.RemovalProgressH\x00\x42\t\n\x07payload*}\n\x0cResponseType\x12\x1d\n\x19RESPONSE_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESPONSE_TYPE_ACCEPTED\x10\x01\x12\x19\n\x15RESPONSE_TYPE_REFUSED\x10\x02\x12\x17\n\x13RESPONSE_TYPE_ERROR\x10\x03*\xae\x06\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13REASON_FILES_LISTED\x10\x01\x12\x17\n\x13REASON_FILE_CREATED\x10\x02\x12\x1c\n\x18REASON_DIRECTORY_CREATED\x10\x03\x12\x1c\n\x18REASON_TRANSFER_ACCEPTED\x10\x04\x12\x19\n\x15REASON_CHUNK_ACCEPTED\x10\x05\x12\x15\n\x11REASON_CHUNK_SENT\x10\x06\x12\x1d\n\x19REASON_TRANSFER_COMPLETED\x10\x07\x12\x1d\n\x19REASON_TRANSFER_CANCELLED\x10\x08\x12\x17\n\x13REASON_FILE_REMOVED\x10\t\x12\x1a\n\x16REASON_REMOVAL_STARTED\x10\n\x12\x1a\n\x16REASON_ENTRIES_REMOVED\x10\x0b\x12\x19\n\x15REASON_SESSION_OPENED\x10\x0c\x12\x19\n\x15REASON_SESSION_CLOSED\x10\r\x12\x1c\n\x18REASON_INVALID_FILE_NAME\x10\x14\x12\x19\n\x15REASON_FILE_NOT_FOUND\x10\x15\x12\x1e\n\x1aREASON_FILE_ALREADY_EXISTS\x10\x16\x12\x15\n\x11REASON_NOT_A_FILE\x10\x17\x12\x1a\n\x16REASON_NOT_A_DIRECTORY\x10\x18\x12\x1e\n\x1aREASON_INCORRECT_FILE_SIZE\x10\x19\x12\x1f\n\x1bREASON_INCORRECT_CHUNK_SIZE\x10\x1a\x12\x1a\n\x16REASON_DIGEST_MISMATCH\x10\x1b\x12\x16\n\x12REASON_SERVER_BUSY\x10\x1c\x12\x18\n\x14REASON_ACCESS_DENIED\x10\x1d\x12\x1a\n\x16REASON_SESSION_EXPIRED\x10\x1e\x12\x1e\n\x1aREASON_UNSUPPORTED_VERSION\x10\x1f\x12\x1e\n\x1aREASON_UNSUPPORTED_FEATURE\x10 \x12\x16\n\x12REASON_BAD_REQUEST\x10(\x12\x18\n\x14REASON_UNKNOWN_ERROR\x10)*V\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_ZLIB\x10\x02*m\n\x0f\x44igestAlgorithm\x12 \n\x1c\x44IGEST_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44IGEST_ALGORITHM_SHA256\x10\x01\x12\x1b\n\x17\x44IGEST_ALGORITHM_BLAKE3\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'remofile.v1.remofile_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESPONSETYPE']._serialized_start=2629
-  _globals['_RESPONSETYPE']._serialized_end=2754
-  _globals['_REASON']._serialized_start=2757
-  _globals['_REASON']._serialized_end=3571
-  _globals['_COMPRESSION']._serialized_start=3573
-  _globals['_COMPRESSION']._serialized_end=3659
-  _globals['_DIGESTALGORITHM']._serialized_start=3661
-  _globals['_DIGESTALGORITHM']._serialized_end=3741
+  _globals['_RESPONSETYPE']._serialized_start=2798
+  _globals['_RESPONSETYPE']._serialized_end=2923
+  _globals['_REASON']._serialized_start=2926
+  _globals['_REASON']._serialized_end=3740
+  _globals['_COMPRESSION']._serialized_start=3742
+  _globals['_COMPRESSION']._serialized_end=3828
+  _globals['_DIGESTALGORITHM']._serialized_start=3830
+  _globals['_DIGESTALGORITHM']._serialized_end=3939
   _globals['_HELLO']._serialized_start=43
   _globals['_HELLO']._serialized_end=97
   _globals['_GOODBYE']._serialized_start=99
@@ -40,35 +40,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MAKEDIRECTORY']._serialized_start=244
   _globals['_MAKEDIRECTORY']._serialized_end=292
   _globals['_UPLOADFILE']._serialized_start=295
-  _globals['_UPLOADFILE']._serialized_end=472
-  _globals['_SENDCHUNK']._serialized_start=474
-  _globals['_SENDCHUNK']._serialized_end=538
-  _globals['_DOWNLOADFILE']._serialized_start=540
-  _globals['_DOWNLOADFILE']._serialized_end=651
-  _globals['_RECEIVECHUNK']._serialized_start=653
-  _globals['_RECEIVECHUNK']._serialized_end=667
-  _globals['_CANCELTRANSFER']._serialized_start=669
-  _globals['_CANCELTRANSFER']._serialized_end=685
-  _globals['_REMOVEFILE']._serialized_start=687
-  _globals['_REMOVEFILE']._serialized_end=713
-  _globals['_CONTINUEREMOVAL']._serialized_start=715
-  _globals['_CONTINUEREMOVAL']._serialized_end=732
-  _globals['_DIGEST']._serialized_start=734
-  _globals['_DIGEST']._serialized_end=806
-  _globals['_REQUEST']._serialized_start=809
-  _globals['_REQUEST']._serialized_end=1447
-  _globals['_SESSIONOPENED']._serialized_start=1450
-  _globals['_SESSIONOPENED']._serialized_end=1821
-  _globals['_FILEENTRY']._serialized_start=1823
-  _globals['_FILEENTRY']._serialized_end=1914
-  _globals['_FILELIST']._serialized_start=1916
-  _globals['_FILELIST']._serialized_end=1986
-  _globals['_TRANSFERACCEPTED']._serialized_start=1989
-  _globals['_TRANSFERACCEPTED']._serialized_end=2139
-  _globals['_CHUNKINFO']._serialized_start=2141
-  _globals['_CHUNKINFO']._serialized_end=2205
-  _globals['_REMOVALPROGRESS']._serialized_start=2207
-  _globals['_REMOVALPROGRESS']._serialized_end=2260
-  _globals['_RESPONSE']._serialized_start=2263
-  _globals['_RESPONSE']._serialized_end=2627
+  _globals['_UPLOADFILE']._serialized_end=528
+  _globals['_SENDCHUNK']._serialized_start=530
+  _globals['_SENDCHUNK']._serialized_end=594
+  _globals['_DOWNLOADFILE']._serialized_start=597
+  _globals['_DOWNLOADFILE']._serialized_end=764
+  _globals['_RECEIVECHUNK']._serialized_start=766
+  _globals['_RECEIVECHUNK']._serialized_end=780
+  _globals['_CANCELTRANSFER']._serialized_start=782
+  _globals['_CANCELTRANSFER']._serialized_end=798
+  _globals['_REMOVEFILE']._serialized_start=800
+  _globals['_REMOVEFILE']._serialized_end=826
+  _globals['_CONTINUEREMOVAL']._serialized_start=828
+  _globals['_CONTINUEREMOVAL']._serialized_end=845
+  _globals['_DIGEST']._serialized_start=847
+  _globals['_DIGEST']._serialized_end=919
+  _globals['_REQUEST']._serialized_start=922
+  _globals['_REQUEST']._serialized_end=1560
+  _globals['_SESSIONOPENED']._serialized_start=1563
+  _globals['_SESSIONOPENED']._serialized_end=1934
+  _globals['_FILEENTRY']._serialized_start=1936
+  _globals['_FILEENTRY']._serialized_end=2027
+  _globals['_FILELIST']._serialized_start=2029
+  _globals['_FILELIST']._serialized_end=2099
+  _globals['_TRANSFERACCEPTED']._serialized_start=2102
+  _globals['_TRANSFERACCEPTED']._serialized_end=2308
+  _globals['_CHUNKINFO']._serialized_start=2310
+  _globals['_CHUNKINFO']._serialized_end=2374
+  _globals['_REMOVALPROGRESS']._serialized_start=2376
+  _globals['_REMOVALPROGRESS']._serialized_end=2429
+  _globals['_RESPONSE']._serialized_start=2432
+  _globals['_RESPONSE']._serialized_end=2796
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,6 @@ reasons through one table, :data:`REASON_OF_EXCEPTION`. It knows nothing of sock
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import zlib
@@ -16,6 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from remofile.core.digests import (
+    DIGEST_BYTES,
+    SUPPORTED_DIGEST_ALGORITHMS,
+    Hasher,
+    algorithm_name,
+    effective_algorithm,
+    new_hasher,
+)
 from remofile.core.framing import Frame
 from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES, max_message_bytes
 from remofile.core.names import is_file_name_valid
@@ -62,10 +69,6 @@ class NameTakenError(Exception):
     not replaced, and the upload fails with ERROR UNKNOWN_ERROR (SPEC.md section 4.9.2)."""
 
 
-#: Length of a SHA-256 digest (SPEC.md section 7.2).
-SHA256_BYTES = 32
-
-
 #: How exceptions raised while doing the work become reasons; first match wins.
 REASON_OF_EXCEPTION: tuple[tuple[type[BaseException], pb.Reason.ValueType], ...] = (
     (BadRequest, pb.REASON_BAD_REQUEST),
@@ -84,9 +87,11 @@ class Limits:
     file_size_limit: int
     min_chunk_size: int
     max_chunk_size: int
-    #: fsync an upload (and its directory) before it becomes visible. Only turn it off
-    #: where durability does not matter (a scratch file system, a benchmark).
+    #: fsync an upload before it becomes visible. Only turn it off where durability
+    #: does not matter (a scratch file system, a benchmark).
     sync_writes: bool = True
+    #: The digest algorithms transfers may use (SPEC.md section 7.2), SHA-256 among them.
+    digest_algorithms: tuple[pb.DigestAlgorithm.ValueType, ...] = SUPPORTED_DIGEST_ALGORITHMS
 
     @property
     def max_message_size(self) -> int:
@@ -127,7 +132,8 @@ class _Upload:
     chunk_size: int
     next_offset: int
     compression: pb.Compression.ValueType
-    digest: Any  # hashlib object
+    digest_algorithm: pb.DigestAlgorithm.ValueType
+    digest: Hasher
     name: str
     modification_time_ns: int
 
@@ -139,7 +145,8 @@ class _Download:
     chunk_size: int
     next_offset: int
     compression: pb.Compression.ValueType
-    digest: Any
+    digest_algorithm: pb.DigestAlgorithm.ValueType
+    digest: Hasher
     path: str
 
 
@@ -261,6 +268,16 @@ class RequestHandler:
             raise Refusal(pb.REASON_UNSUPPORTED_FEATURE, f"unsupported compression {value}")
         return value
 
+    def _digest_algorithm(
+        self, value: pb.DigestAlgorithm.ValueType
+    ) -> pb.DigestAlgorithm.ValueType:
+        algorithm = effective_algorithm(value)
+        if algorithm not in self.limits.digest_algorithms:
+            raise Refusal(
+                pb.REASON_UNSUPPORTED_FEATURE, f"unsupported digest {algorithm_name(value)}"
+            )
+        return algorithm
+
     # -- 4.6 to 4.8 ---------------------------------------------------------
 
     def _list_files(self, request: pb.ListFiles, _data: Frame | None) -> _Result:
@@ -309,10 +326,11 @@ class RequestHandler:
         self._check_file_size(request.file_size)
         self._check_chunk_size(request.chunk_size)
         compression = self._compression(request.compression)
+        digest_algorithm = self._digest_algorithm(request.digest_algorithm)
         target = self.storage.begin_upload(
             directory, request.name, request.file_size, request.resume, self.limits.sync_writes
         )
-        digest = hashlib.sha256()
+        digest = new_hasher(digest_algorithm)
         try:
             for block in target.staged_data():
                 digest.update(block)
@@ -325,6 +343,7 @@ class RequestHandler:
             request.chunk_size,
             target.offset,
             compression,
+            digest_algorithm,
             digest,
             "/".join((*directory, request.name)),
             max(request.modification_time_ns, 0),
@@ -334,6 +353,7 @@ class RequestHandler:
             chunk_size=request.chunk_size,
             offset=target.offset,
             compression=compression,
+            digest_algorithm=digest_algorithm,
         )
         return pb.REASON_TRANSFER_ACCEPTED, {"transfer_accepted": accepted}, None
 
@@ -348,10 +368,13 @@ class RequestHandler:
         if request.HasField("digest"):
             if not is_last:
                 raise BadRequest("only the last chunk may carry a digest")
-            if request.digest.algorithm != pb.DIGEST_ALGORITHM_SHA256:
-                raise BadRequest("unsupported digest algorithm")
-            if len(request.digest.value) != SHA256_BYTES:
-                raise BadRequest(f"a SHA-256 digest is {SHA256_BYTES} bytes")
+            if request.digest.algorithm != upload.digest_algorithm:
+                raise BadRequest(
+                    f"this upload's digest is {algorithm_name(upload.digest_algorithm)}, "
+                    f"not {algorithm_name(request.digest.algorithm)}"
+                )
+            if len(request.digest.value) != DIGEST_BYTES:
+                raise BadRequest(f"a digest is {DIGEST_BYTES} bytes")
         payload: Frame = (
             _inflate(data, expected) if upload.compression == pb.COMPRESSION_ZLIB else data
         )
@@ -394,8 +417,9 @@ class RequestHandler:
             )
         self._check_chunk_size(request.chunk_size)
         compression = self._compression(request.compression)
+        digest_algorithm = self._digest_algorithm(request.digest_algorithm)
         reader = self.storage.open_file(path)
-        digest = hashlib.sha256()
+        digest = new_hasher(digest_algorithm)
         try:
             position = 0
             while position < request.offset:
@@ -411,6 +435,7 @@ class RequestHandler:
             request.chunk_size,
             request.offset,
             compression,
+            digest_algorithm,
             digest,
             "/".join(path),
         )
@@ -420,6 +445,7 @@ class RequestHandler:
             offset=request.offset,
             compression=compression,
             modification_time_ns=info.modification_time_ns,
+            digest_algorithm=digest_algorithm,
         )
         return pb.REASON_TRANSFER_ACCEPTED, {"transfer_accepted": accepted}, None
 
@@ -438,7 +464,10 @@ class RequestHandler:
         )
         if download.next_offset < download.file_size:
             return pb.REASON_CHUNK_SENT, {"chunk": pb.ChunkInfo(offset=offset)}, out
-        digest = pb.Digest(algorithm=pb.DIGEST_ALGORITHM_SHA256, value=download.digest.digest())
+        digest = pb.Digest(
+            algorithm=download.digest_algorithm,
+            value=download.digest.digest(),
+        )
         download.reader.close()
         self._download = None
         logger.info("downloaded /%s (%d bytes)", download.path, download.file_size)

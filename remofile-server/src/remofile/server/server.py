@@ -13,6 +13,7 @@ from typing import Any
 
 import zmq
 from remofile.core.credentials import validate_key, validate_token
+from remofile.core.digests import SUPPORTED_DIGEST_ALGORITHMS, effective_algorithm
 from remofile.core.framing import DELIMITER, Frame, MalformedMessage, parse_request
 from remofile.core.limits import (
     DEFAULT_CHUNK_SIZE_RANGE_BYTES,
@@ -46,6 +47,19 @@ MESSAGES_PER_TURN = 64
 
 def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
+
+
+def _checked_digest_algorithms(
+    algorithms: Sequence[int],
+) -> tuple[pb.DigestAlgorithm.ValueType, ...]:
+    """The digest algorithms a server is told to offer, checked: SHA-256 is mandatory."""
+    chosen = tuple(dict.fromkeys(effective_algorithm(value) for value in algorithms))
+    unknown = [value for value in chosen if value not in SUPPORTED_DIGEST_ALGORITHMS]
+    if unknown:
+        raise ValueError(f"digest algorithms not available here: {unknown}")
+    if pb.DIGEST_ALGORITHM_SHA256 not in chosen:
+        raise ValueError("the digest algorithms must include SHA-256 (SPEC.md section 7.2)")
+    return chosen
 
 
 def _endpoint_of(port: int | str, address: str | None) -> str:
@@ -82,6 +96,8 @@ class Server:
     :param chunk_size_range: smallest and largest chunk, in bytes, a client may use.
     :param session_timeout_ms: a silent client loses the server after this long.
     :param sync_writes: fsync every upload before it becomes visible.
+    :param digest_algorithms: the digest algorithms transfers may use, SHA-256 among
+        them; by default every one this installation computes, the fastest first.
     :param storage_factory: builds the storage backend from the root directory;
         :class:`LocalStorage` by default.
     :raises NotADirectoryError: if the root directory does not exist or is not one.
@@ -98,6 +114,7 @@ class Server:
         chunk_size_range: tuple[int, int] = DEFAULT_CHUNK_SIZE_RANGE_BYTES,
         session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
         sync_writes: bool = True,
+        digest_algorithms: Sequence[int] = SUPPORTED_DIGEST_ALGORITHMS,
         storage_factory: Callable[[str], Storage] = LocalStorage,
     ) -> None:
         self._running = threading.Event()
@@ -116,6 +133,7 @@ class Server:
             raise ValueError("session timeout must be positive")
         self._session_timeout_ms = session_timeout_ms
         self._sync_writes = sync_writes
+        self._digest_algorithms = _checked_digest_algorithms(digest_algorithms)
         self._storage_factory = storage_factory
 
     # -- options ------------------------------------------------------------
@@ -287,7 +305,7 @@ class Server:
             session_timeout_ms=self._session_timeout_ms,
             max_requests_in_flight=MAX_REQUESTS_IN_FLIGHT,
             compressions=list(SUPPORTED_COMPRESSIONS),
-            digest_algorithms=[pb.DIGEST_ALGORITHM_SHA256],
+            digest_algorithms=list(self._digest_algorithms),
             server_name=SERVER_NAME,
         )
 
@@ -302,9 +320,14 @@ class Server:
         try:
             storage = self._storage_factory(self._root_directory)
             minimum, maximum = self._chunk_size_range
-            handler = RequestHandler(
-                storage, Limits(self._file_size_limit, minimum, maximum, self._sync_writes)
+            limits = Limits(
+                self._file_size_limit,
+                minimum,
+                maximum,
+                self._sync_writes,
+                self._digest_algorithms,
             )
+            handler = RequestHandler(storage, limits)
             gate = SessionGate(self._token, self._session_timeout_ms)
             last = socket.getsockopt(zmq.LAST_ENDPOINT)
             self._endpoint = last.decode() if isinstance(last, bytes) and last else None
