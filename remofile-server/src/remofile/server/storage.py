@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from remofile.core.limits import RESERVED_NAME_PREFIX
 from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
+from remofile.server.writeback import WritebackTracker
 
 #: The staging area under the root: partial uploads and trees being removed.
 STAGING_DIRECTORY_NAME = RESERVED_NAME_PREFIX + "staging"
@@ -168,11 +169,16 @@ class _LocalUpload(UploadTarget):
             flags |= os.O_TRUNC
         self._fd = os.open(staging_path, flags, 0o644)
         self.offset = os.lseek(self._fd, 0, os.SEEK_END)
+        # Data that will be fsynced goes to the disk as it comes (see writeback.py).
+        self._writeback = WritebackTracker(self._fd, self.offset) if sync else None
 
     def write(self, data: memoryview) -> None:
+        size = data.nbytes
         while data:
             written = os.write(self._fd, data)
             data = data[written:]
+        if self._writeback is not None:
+            self._writeback.wrote(size)
 
     def staged_data(self) -> Iterator[memoryview]:
         if not self.offset:
