@@ -12,6 +12,8 @@ import hmac
 import logging
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from remofile.core.digests import (
 from remofile.core.framing import Frame
 from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES, max_message_bytes
 from remofile.core.names import is_file_name_valid
-from remofile.core.paths import RemotePathError, split_remote_path
+from remofile.core.paths import RemotePath, RemotePathError, split_remote_path
 from remofile.core.transitions import (
     IllegalTransition,
     InvalidOutcome,
@@ -34,6 +36,7 @@ from remofile.core.transitions import (
     RequestKind,
     State,
 )
+from remofile.server.placement import Placer
 from remofile.server.storage import FileReader, Removal, Storage, UploadTarget
 from remofile.v1 import remofile_pb2 as pb
 
@@ -104,6 +107,27 @@ class Reply:
 
     response: pb.Response
     data: Frame | None = None
+    #: A small upload being stored on a worker thread (placement.py): the response is
+    #: sent once it is done, and becomes ERROR UNKNOWN_ERROR if it failed.
+    pending: Future[None] | None = None
+
+    def settled(self) -> pb.Response:
+        """The response to send, once :attr:`pending` (if any) is done."""
+        if self.pending is None:
+            return self.response
+        error = self.pending.exception()
+        if error is None:
+            return self.response
+        message = (
+            "the name was taken by another process during the upload"
+            if isinstance(error, FileExistsError)
+            else _message_of(error)
+        )
+        if not isinstance(error, OSError):
+            logger.warning("storing an upload failed", exc_info=error)
+        return pb.Response(
+            type=pb.RESPONSE_TYPE_ERROR, reason=pb.REASON_UNKNOWN_ERROR, message=message
+        )
 
 
 def _message_of(error: BaseException) -> str:
@@ -127,7 +151,11 @@ def _inflate(data: Frame, expected: int) -> bytes:
 
 @dataclass
 class _Upload:
-    target: UploadTarget
+    #: None for a file that arrives in one chunk: it is stored whole by
+    #: :meth:`Storage.store_file`, and nothing is staged before.
+    target: UploadTarget | None
+    directory: RemotePath
+    file_name: str
     file_size: int
     chunk_size: int
     next_offset: int
@@ -156,10 +184,16 @@ _Result = tuple["pb.Reason.ValueType", dict[str, Any], "Frame | None"]
 class RequestHandler:
     """Answers the requests of the live session, one at a time, in order."""
 
-    def __init__(self, storage: Storage, limits: Limits) -> None:
+    def __init__(self, storage: Storage, limits: Limits, placer: Placer | None = None) -> None:
         self.storage = storage
         self.limits = limits
         self.machine = ProtocolMachine()
+        #: Stores one-chunk uploads on worker threads when the storage allows it.
+        self._placer = placer if storage.stores_concurrently else None
+        #: Files being stored by the placer, with their names.
+        self._placing: dict[Future[None], str] = {}
+        #: Set by the request being handled when its answer waits for the placer.
+        self._deferred: Future[None] | None = None
         self._upload: _Upload | None = None
         self._download: _Download | None = None
         self._removal: Removal | None = None
@@ -194,6 +228,7 @@ class RequestHandler:
         message = ""
         payload: dict[str, Any] = {}
         out_data: Frame | None = None
+        self._deferred = None
         try:
             reason, payload, out_data = self._handlers[kind](getattr(request, kind_name), data)
         except Refusal as refusal:
@@ -213,7 +248,18 @@ class RequestHandler:
         return Reply(
             pb.Response(type=outcome.response_type, reason=reason, message=message, **payload),
             out_data,
+            self._deferred,
         )
+
+    def wait_for_placements(self, name: str | None = None) -> None:
+        """Wait until the files being stored (only those called ``name``, if given) are
+        in place, so that the next request sees them (read your writes)."""
+        self._placing = {
+            future: taken for future, taken in self._placing.items() if not future.done()
+        }
+        waited = [future for future, taken in self._placing.items() if name in (None, taken)]
+        if waited:
+            futures_wait(waited)
 
     def end_session(self) -> None:
         """The session ended: abandon any transfer (keeping uploads resumable)."""
@@ -232,7 +278,8 @@ class RequestHandler:
 
     def _release_transfer(self, keep_for_resume: bool) -> None:
         if self._upload is not None:
-            self._upload.target.abandon(keep_for_resume)
+            if self._upload.target is not None:
+                self._upload.target.abandon(keep_for_resume)
             self._upload = None
         if self._download is not None:
             self._download.reader.close()
@@ -322,26 +369,34 @@ class RequestHandler:
     def _upload_file(self, request: pb.UploadFile, _data: Frame | None) -> _Result:
         directory = split_remote_path(request.directory)
         self._check_name(request.name)
+        # A file of that name still being stored must be in place before the check.
+        self.wait_for_placements(request.name)
         self.storage.check_new_entry(directory, request.name)
         self._check_file_size(request.file_size)
         self._check_chunk_size(request.chunk_size)
         compression = self._compression(request.compression)
         digest_algorithm = self._digest_algorithm(request.digest_algorithm)
-        target = self.storage.begin_upload(
-            directory, request.name, request.file_size, request.resume, self.limits.sync_writes
-        )
         digest = new_hasher(digest_algorithm)
-        try:
-            for block in target.staged_data():
-                digest.update(block)
-        except Exception:
-            target.abandon(keep_for_resume=False)
-            raise
+        target: UploadTarget | None = None
+        # A file of one chunk that does not resume is stored whole when it arrives.
+        if request.resume or request.file_size > request.chunk_size:
+            target = self.storage.begin_upload(
+                directory, request.name, request.file_size, request.resume, self.limits.sync_writes
+            )
+            try:
+                for block in target.staged_data():
+                    digest.update(block)
+            except Exception:
+                target.abandon(keep_for_resume=False)
+                raise
+        offset = 0 if target is None else target.offset
         self._upload = _Upload(
             target,
+            directory,
+            request.name,
             request.file_size,
             request.chunk_size,
-            target.offset,
+            offset,
             compression,
             digest_algorithm,
             digest,
@@ -351,7 +406,7 @@ class RequestHandler:
         accepted = pb.TransferAccepted(
             file_size=request.file_size,
             chunk_size=request.chunk_size,
-            offset=target.offset,
+            offset=offset,
             compression=compression,
             digest_algorithm=digest_algorithm,
         )
@@ -381,7 +436,8 @@ class RequestHandler:
         view = memoryview(payload)
         if view.nbytes != expected:
             raise BadRequest(f"chunk of {view.nbytes} bytes, expected {expected}")
-        upload.target.write(view)
+        if upload.target is not None:
+            upload.target.write(view)
         upload.digest.update(view)
         upload.next_offset += expected
         chunk = pb.ChunkInfo(offset=request.offset)
@@ -390,9 +446,14 @@ class RequestHandler:
         if request.HasField("digest") and not hmac.compare_digest(
             request.digest.value, upload.digest.digest()
         ):
-            upload.target.abandon(keep_for_resume=False)
+            if upload.target is not None:
+                upload.target.abandon(keep_for_resume=False)
             self._upload = None
             raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
+        if upload.target is None:
+            self._upload = None
+            self._store_whole(upload, view)
+            return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
         try:
             upload.target.commit(upload.modification_time_ns)
         except FileExistsError:
@@ -400,9 +461,35 @@ class RequestHandler:
             raise NameTakenError(
                 "the name was taken by another process during the upload"
             ) from None
+        # Any other failure leaves the upload to _release_transfer, which keeps its data.
         self._upload = None
         logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
         return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
+
+    def _store_whole(self, upload: _Upload, data: memoryview) -> None:
+        """Store a file that came in one chunk: on the placer, the answer then waiting
+        for it (:attr:`Reply.pending`), or here and now."""
+
+        def store() -> None:
+            self.storage.store_file(
+                upload.directory,
+                upload.file_name,
+                data,
+                upload.modification_time_ns,
+                self.limits.sync_writes,
+            )
+            logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
+
+        if self._placer is None:
+            try:
+                store()
+            except FileExistsError:
+                raise NameTakenError(
+                    "the name was taken by another process during the upload"
+                ) from None
+            return
+        self._deferred = self._placer.submit(store)
+        self._placing[self._deferred] = upload.file_name
 
     # -- 4.10 download ------------------------------------------------------
 

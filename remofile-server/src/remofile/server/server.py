@@ -8,6 +8,7 @@ import os
 import socket as stdlib_socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +26,8 @@ from remofile.core.limits import (
     max_message_bytes,
 )
 from remofile.core.sessions import SessionGate, Verdict
-from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, RequestHandler
+from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, Reply, RequestHandler
+from remofile.server.placement import Placer
 from remofile.server.storage import LocalStorage, Storage
 from remofile.v1 import remofile_pb2 as pb
 
@@ -135,6 +137,8 @@ class Server:
         self._sync_writes = sync_writes
         self._digest_algorithms = _checked_digest_algorithms(digest_algorithms)
         self._storage_factory = storage_factory
+        #: Replies not sent yet, in request order (see :meth:`_flush`).
+        self._outbox: deque[tuple[list[bytes], Reply]] = deque()
 
     # -- options ------------------------------------------------------------
 
@@ -327,13 +331,17 @@ class Server:
                 self._sync_writes,
                 self._digest_algorithms,
             )
-            handler = RequestHandler(storage, limits)
+            placer = Placer()
+            handler = RequestHandler(storage, limits, placer)
             gate = SessionGate(self._token, self._session_timeout_ms)
             last = socket.getsockopt(zmq.LAST_ENDPOINT)
             self._endpoint = last.decode() if isinstance(last, bytes) and last else None
             logger.info("serving %s on %s", self._root_directory, self._endpoint)
             self._ready.set()
-            self._loop(socket, wake_reader, handler, gate, storage)
+            try:
+                self._loop(socket, wake_reader, handler, gate, storage, placer)
+            finally:
+                placer.close()
         except KeyboardInterrupt:
             # The documented `except KeyboardInterrupt: server.terminate()` may follow.
             self._interrupted = True
@@ -354,15 +362,21 @@ class Server:
         handler: RequestHandler,
         gate: SessionGate,
         storage: Storage,
+        placer: Placer,
     ) -> None:
         poller = zmq.Poller()
         poller.register(socket, zmq.POLLIN)
         poller.register(wake_reader, zmq.POLLIN)
+        poller.register(placer.wake_fd, zmq.POLLIN)
         purging = storage.purge_step(0)
+        self._outbox.clear()
         try:
-            self._turns(socket, poller, handler, gate, storage, purging)
+            self._turns(socket, poller, handler, gate, storage, placer, purging)
         finally:
-            # Stopped, interrupted or failed: a transfer under way is abandoned cleanly.
+            # Stopped, interrupted or failed: files being stored are placed and answered,
+            # a transfer under way is abandoned cleanly.
+            handler.wait_for_placements()
+            self._flush(socket)
             if gate.is_live:
                 handler.end_session()
                 logger.info("server stopped during a session")
@@ -374,6 +388,7 @@ class Server:
         handler: RequestHandler,
         gate: SessionGate,
         storage: Storage,
+        placer: Placer,
         purging: bool,
     ) -> None:
         while not self._stop_requested.is_set():
@@ -385,6 +400,9 @@ class Server:
             else:
                 timeout = min(max(deadline - _now_ms() + 1, 0), MAX_POLL_WAIT_MS)
             events = dict(poller.poll(timeout))
+            if placer.wake_fd in events:  # pyzmq reports plain sockets by descriptor
+                placer.clear_wakeups()
+                self._flush(socket)
             if gate.expire(_now_ms()):
                 logger.info("session expired")
                 handler.end_session()
@@ -435,8 +453,11 @@ class Server:
             reply = pb.Response(
                 type=pb.RESPONSE_TYPE_ERROR, reason=pb.REASON_BAD_REQUEST, message=str(error)
             )
-            self._send(socket, envelope, reply, None)
+            self._respond(socket, envelope, Reply(reply))
             return
+        if kind not in ("upload_file", "send_chunk"):
+            # Anything else may look at the files being stored: they must be in place.
+            handler.wait_for_placements()
         version = request.hello.protocol_version if kind == "hello" else PROTOCOL_VERSION
         admission = gate.admit(request.token, request.session_id, kind, _now_ms(), version)
         if admission.session_ended:
@@ -448,7 +469,7 @@ class Server:
                 reason=admission.reason,
                 message=_REFUSAL_MESSAGES.get(admission.reason, ""),
             )
-            self._send(socket, envelope, reply, None)
+            self._respond(socket, envelope, Reply(reply))
             return
         if admission.verdict is Verdict.OPENED:
             assert gate.session_id is not None
@@ -458,12 +479,12 @@ class Server:
                 reason=pb.REASON_SESSION_OPENED,
                 session_opened=self._session_opened(gate.session_id),
             )
-            self._send(socket, envelope, reply, None)
+            self._respond(socket, envelope, Reply(reply))
             return
         if admission.verdict is Verdict.CLOSED:
             logger.info("session closed")
             reply = pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_SESSION_CLOSED)
-            self._send(socket, envelope, reply, None)
+            self._respond(socket, envelope, Reply(reply))
             return
         result = handler.handle(request, kind, data)
         logger.debug(
@@ -473,7 +494,22 @@ class Server:
             pb.Reason.Name(result.response.reason),
             handler.state.name,
         )
-        self._send(socket, envelope, result.response, result.data)
+        self._respond(socket, envelope, result)
+
+    def _respond(self, socket: zmq.Socket[Any], envelope: list[bytes], reply: Reply) -> None:
+        """Queue a reply behind those not sent yet, and send all that are ready."""
+        self._outbox.append((envelope, reply))
+        self._flush(socket)
+
+    def _flush(self, socket: zmq.Socket[Any]) -> None:
+        """Send the queued replies in order, up to the first still waiting for its file."""
+        outbox = self._outbox
+        while outbox:
+            envelope, reply = outbox[0]
+            if reply.pending is not None and not reply.pending.done():
+                return
+            outbox.popleft()
+            self._send(socket, envelope, reply.settled(), reply.data)
 
     @staticmethod
     def _send(

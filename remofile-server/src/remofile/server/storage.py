@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -121,6 +123,33 @@ class Storage(abc.ABC):
     ) -> UploadTarget:
         """Prepare to receive a file of ``file_size`` bytes, resuming if asked and possible."""
 
+    #: Whether :meth:`store_file` may run on worker threads, several at once, while the
+    #: server goes on with the next requests. A backend that sets it guarantees that
+    #: concurrent calls to :meth:`store_file` are safe.
+    stores_concurrently = False
+
+    def store_file(
+        self,
+        directory: RemotePath,
+        name: str,
+        data: memoryview,
+        modification_time_ns: int,
+        sync: bool,
+    ) -> None:
+        """Store a whole file that arrived in one chunk, and place it, or raise
+        FileExistsError if the name was taken meanwhile. Staged data kept for that
+        destination is discarded, as a new upload does (SPEC.md 4.9.1).
+
+        The default goes through :meth:`begin_upload`; a backend may do better.
+        """
+        target = self.begin_upload(directory, name, data.nbytes, False, sync)
+        try:
+            target.write(data)
+            target.commit(modification_time_ns)
+        except BaseException:
+            target.abandon(keep_for_resume=False)
+            raise
+
     @abc.abstractmethod
     def file_info(self, path: RemotePath) -> FileInfo:
         """Size and modification time of a file; IsADirectoryError for a directory."""
@@ -144,6 +173,44 @@ class Storage(abc.ABC):
 
         :returns: True if more remain.
         """
+
+
+#: Flags of an unnamed file written then linked in place (0 where the system has none).
+_TMPFILE_FLAGS = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+#: This process's /proc/self/fd, opened once per process: ``(pid, descriptor)``.
+_descriptors_of_process: tuple[int, int | None] | None = None
+_descriptors_lock = threading.Lock()
+
+
+def _descriptor_directory() -> int | None:
+    """A descriptor of /proc/self/fd, through which an unnamed file can be linked; None
+    where there is no O_TMPFILE or no /proc. Opened again in a forked child, whose own
+    descriptors it must name."""
+    global _descriptors_of_process
+    pid = os.getpid()
+    with _descriptors_lock:
+        if _descriptors_of_process is None or _descriptors_of_process[0] != pid:
+            descriptor = None
+            if getattr(os, "O_TMPFILE", 0):
+                with contextlib.suppress(OSError):
+                    descriptor = os.open(
+                        "/proc/self/fd",
+                        os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0),
+                    )
+            _descriptors_of_process = (pid, descriptor)
+        return _descriptors_of_process[1]
+
+
+def _anonymous_file(parent: str) -> int | None:
+    """An unnamed file in ``parent`` (O_TMPFILE), or None where the file system has none."""
+    try:
+        return os.open(parent, _TMPFILE_FLAGS, 0o644)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
 
 
 def _is_inside(path: str, root: str) -> bool:
@@ -400,6 +467,19 @@ class LocalStorage(Storage):
 
     # -- transfers ----------------------------------------------------------
 
+    def _discard_staged(self, directory: RemotePath, name: str, keep: str = "") -> str:
+        """Remove the data staged for a destination, but ``keep``; return its key."""
+        key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
+        try:
+            with os.scandir(self._uploads) as staged:
+                for entry in staged:
+                    if entry.name.startswith(key) and entry.path != keep:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+        except FileNotFoundError:
+            pass  # nothing was ever staged
+        return key
+
     def begin_upload(
         self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
     ) -> UploadTarget:
@@ -408,15 +488,54 @@ class LocalStorage(Storage):
         key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
         staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
         # One staged upload per destination: data staged for another size is stale.
-        with os.scandir(self._uploads) as staged:
-            for entry in staged:
-                if entry.name.startswith(key) and entry.path != staging_path:
-                    os.unlink(entry.path)
+        self._discard_staged(directory, name, keep=staging_path)
         upload = _LocalUpload(staging_path, final_path, resume, sync)
         if upload.offset > file_size:
             upload.abandon(keep_for_resume=False)
             upload = _LocalUpload(staging_path, final_path, False, sync)
         return upload
+
+    stores_concurrently = True
+
+    def store_file(
+        self,
+        directory: RemotePath,
+        name: str,
+        data: memoryview,
+        modification_time_ns: int,
+        sync: bool,
+    ) -> None:
+        """Write the file as an unnamed inode in its directory and link it in place.
+
+        With O_TMPFILE the file has no name until it is complete, so a small upload
+        costs one directory entry instead of three (staging name, link, unlink), and
+        uploads into different directories do not contend for the staging directory;
+        a failed store leaves nothing behind. Thread-safe: it only resolves paths and
+        works on its own descriptors. Falls back to the staging area where the file
+        system has no O_TMPFILE.
+        """
+        parent = self._directory(directory)
+        final_path = os.path.join(parent, name)
+        if os.path.lexists(final_path):
+            raise FileExistsError(f"already exists: {name}")
+        self._discard_staged(directory, name)
+        descriptors = _descriptor_directory()
+        fd = None if descriptors is None else _anonymous_file(parent)
+        if descriptors is None or fd is None:
+            super().store_file(directory, name, data, modification_time_ns, sync)
+            return
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            if modification_time_ns:
+                os.utime(fd, ns=(modification_time_ns, modification_time_ns))
+            if sync:
+                os.fsync(fd)
+            # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the unnamed inode; like
+            # link(), it never replaces an existing entry.
+            os.link(str(fd), final_path, src_dir_fd=descriptors, follow_symlinks=True)
+        finally:
+            os.close(fd)
 
     def file_info(self, path: RemotePath) -> FileInfo:
         real = self._resolve(path)
