@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import io
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple
 
 from remofile.client.connection import Connection
 from remofile.client.errors import exception_for
+from remofile.client.local_writer import LocalWriter
 from remofile.client.pipeline import Channel, Outgoing, run_pipeline
 from remofile.client.remote_file import RemoteWriter, open_remote
 from remofile.core.credentials import validate_key, validate_token
@@ -47,6 +49,7 @@ from remofile.core.paths import (
     normalize_remote_path,
     split_remote_path,
 )
+from remofile.core.whole_files import write_whole_file
 from remofile.v1 import remofile_pb2 as pb
 
 #: How the client names itself in HELLO.
@@ -110,6 +113,31 @@ def _partial_name(name: str) -> str:
     return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()}{PARTIAL_SUFFIX}"
 
 
+def _write_download(final: str, partial: str, data: memoryview, modification_time_ns: int) -> None:
+    """Write a downloaded file that is whole in memory: unnamed until complete where the
+    system allows (whole_files.py), else through its partial file. Runs on a writer thread."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(partial)  # left by an earlier download that was kept for a resume
+    directory, name = os.path.split(final)
+    if write_whole_file(directory, name, data, modification_time_ns, sync=False):
+        return
+    fd = os.open(
+        partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644
+    )
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+    os.utime(partial, ns=(modification_time_ns, modification_time_ns))
+    try:
+        _place(partial, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+
+
 def _place(partial: str, final: str) -> None:
     """Move a complete download into place without ever replacing an existing file."""
     try:
@@ -141,7 +169,11 @@ class _DownloadJob:
 
 
 class _Download:
-    """One file being downloaded: a hidden partial file, moved into place when verified."""
+    """One file being downloaded: a hidden partial file, moved into place when verified.
+
+    A file that comes in one chunk (and is not resumed) never gets a partial file: it is
+    verified in memory and written whole by the ``writer``'s threads (local_writer.py).
+    """
 
     def __init__(
         self,
@@ -151,6 +183,7 @@ class _Download:
         resume: bool,
         failure: Callable[[str, pb.Response], Exception],
         digest_algorithm: pb.DigestAlgorithm.ValueType,
+        writer: LocalWriter,
     ) -> None:
         self.job = job
         self.final = os.path.join(job.local_directory, job.name)
@@ -161,8 +194,10 @@ class _Download:
         self._process_chunk = process_chunk
         self._resume = resume
         self._failure = failure
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        self._fd = os.open(self.partial, flags if resume else flags | os.O_TRUNC, 0o644)
+        self._writer = writer
+        # A resumed download starts from its partial file; any other opens one (_open)
+        # only if the file takes more than one chunk.
+        self._fd = self._open(os.O_RDWR) if resume else -1
         self.offset = os.lseek(self._fd, 0, os.SEEK_END) if resume else 0
         self.next_offset = self.offset
         self.file_size = 0
@@ -211,13 +246,28 @@ class _Download:
             remaining = self.file_size - self.next_offset
             self._process_chunk(bytes(view), remaining, self.file_size, self.job.name)
         self.digest.update(view)
+        self.next_offset += expected
+        last = response.reason == pb.REASON_TRANSFER_COMPLETED
+        if last and self._fd < 0:
+            self._verify(response.chunk.digest)
+            self._writer.submit(
+                functools.partial(
+                    _write_download, self.final, self.partial, view, self.modification_time_ns
+                )
+            )
+            self.completed = True
+            return
+        if self._fd < 0:
+            self._fd = self._open(os.O_WRONLY | os.O_TRUNC)
         while view:
             view = view[os.write(self._fd, view) :]
-        self.next_offset += expected
-        if response.reason == pb.REASON_TRANSFER_COMPLETED:
+        if last:
             self._complete(response.chunk.digest)
 
-    def _complete(self, digest: pb.Digest) -> None:
+    def _open(self, flags: int) -> int:
+        return os.open(self.partial, flags | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+
+    def _verify(self, digest: pb.Digest) -> None:
         if self.next_offset != self.file_size:
             raise CorruptedResponse("transfer completed before the end of the file")
         if digest.algorithm != self.digest_algorithm:
@@ -225,8 +275,12 @@ class _Download:
                 "the last chunk of a download carries no digest of its algorithm"
             )
         if not hmac.compare_digest(digest.value, self.digest.digest()):
-            os.ftruncate(self._fd, 0)
+            if self._fd >= 0:
+                os.ftruncate(self._fd, 0)
             raise DigestMismatchError(f"{self.job.name}: the file received is corrupted")
+
+    def _complete(self, digest: pb.Digest) -> None:
+        self._verify(digest)
         os.close(self._fd)
         self._fd = -1
         mtime = self.modification_time_ns
@@ -720,6 +774,7 @@ class Client(Channel):
         resume: bool,
         compress: bool,
         started: list[_Download],
+        writer: LocalWriter,
     ) -> Iterator[Outgoing]:
         """The requests of a series of downloads; each download is added to ``started``."""
         for job in jobs:
@@ -727,7 +782,13 @@ class Client(Channel):
                 os.mkdir(job)
                 continue
             download = _Download(
-                job, chunk_size, process_chunk, resume, self._failure, self._digest_algorithm()
+                job,
+                chunk_size,
+                process_chunk,
+                resume,
+                self._failure,
+                self._digest_algorithm(),
+                writer,
             )
             started.append(download)
             request = pb.DownloadFile(
@@ -755,14 +816,22 @@ class Client(Channel):
         timeout: int | None,
     ) -> None:
         started: list[_Download] = []
+        writer = LocalWriter()
         try:
             self._run(
-                self._download_requests(jobs, chunk_size, process_chunk, resume, compress, started),
+                self._download_requests(
+                    jobs, chunk_size, process_chunk, resume, compress, started, writer
+                ),
                 timeout,
             )
+            writer.finish()  # every file received is written, or the first failure raised
             for download in started:
                 if not download.completed:
                     raise CorruptedResponse(f"{download.job.name}: the transfer did not complete")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.finish()  # the files already verified are still written
+            raise
         finally:
             for download in started:
                 download.abandon()

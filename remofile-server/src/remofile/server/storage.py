@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import errno
 import hashlib
 import os
 import secrets
 import stat
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from remofile.core.limits import RESERVED_NAME_PREFIX
 from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
+from remofile.core.whole_files import write_whole_file
 from remofile.server.writeback import WritebackTracker
 
 #: The staging area under the root: partial uploads and trees being removed.
@@ -173,44 +172,6 @@ class Storage(abc.ABC):
 
         :returns: True if more remain.
         """
-
-
-#: Flags of an unnamed file written then linked in place (0 where the system has none).
-_TMPFILE_FLAGS = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
-
-
-#: This process's /proc/self/fd, opened once per process: ``(pid, descriptor)``.
-_descriptors_of_process: tuple[int, int | None] | None = None
-_descriptors_lock = threading.Lock()
-
-
-def _descriptor_directory() -> int | None:
-    """A descriptor of /proc/self/fd, through which an unnamed file can be linked; None
-    where there is no O_TMPFILE or no /proc. Opened again in a forked child, whose own
-    descriptors it must name."""
-    global _descriptors_of_process
-    pid = os.getpid()
-    with _descriptors_lock:
-        if _descriptors_of_process is None or _descriptors_of_process[0] != pid:
-            descriptor = None
-            if getattr(os, "O_TMPFILE", 0):
-                with contextlib.suppress(OSError):
-                    descriptor = os.open(
-                        "/proc/self/fd",
-                        os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0),
-                    )
-            _descriptors_of_process = (pid, descriptor)
-        return _descriptors_of_process[1]
-
-
-def _anonymous_file(parent: str) -> int | None:
-    """An unnamed file in ``parent`` (O_TMPFILE), or None where the file system has none."""
-    try:
-        return os.open(parent, _TMPFILE_FLAGS, 0o644)
-    except OSError as error:
-        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            return None
-        raise
 
 
 def _is_inside(path: str, root: str) -> bool:
@@ -505,37 +466,18 @@ class LocalStorage(Storage):
         modification_time_ns: int,
         sync: bool,
     ) -> None:
-        """Write the file as an unnamed inode in its directory and link it in place.
-
-        With O_TMPFILE the file has no name until it is complete, so a small upload
-        costs one directory entry instead of three (staging name, link, unlink), and
-        uploads into different directories do not contend for the staging directory;
-        a failed store leaves nothing behind. Thread-safe: it only resolves paths and
-        works on its own descriptors. Falls back to the staging area where the file
-        system has no O_TMPFILE.
+        """Write the file unnamed in its directory and link it in place (whole_files.py):
+        one directory entry instead of three (staging name, link, unlink), no contention
+        for the staging directory, nothing left behind by a failure. Thread-safe: it
+        only resolves paths and works on its own descriptors. Falls back to the staging
+        area where unnamed files are not available.
         """
         parent = self._directory(directory)
-        final_path = os.path.join(parent, name)
-        if os.path.lexists(final_path):
+        if os.path.lexists(os.path.join(parent, name)):
             raise FileExistsError(f"already exists: {name}")
         self._discard_staged(directory, name)
-        descriptors = _descriptor_directory()
-        fd = None if descriptors is None else _anonymous_file(parent)
-        if descriptors is None or fd is None:
+        if not write_whole_file(parent, name, data, modification_time_ns, sync):
             super().store_file(directory, name, data, modification_time_ns, sync)
-            return
-        try:
-            while data:
-                data = data[os.write(fd, data) :]
-            if modification_time_ns:
-                os.utime(fd, ns=(modification_time_ns, modification_time_ns))
-            if sync:
-                os.fsync(fd)
-            # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the unnamed inode; like
-            # link(), it never replaces an existing entry.
-            os.link(str(fd), final_path, src_dir_fd=descriptors, follow_symlinks=True)
-        finally:
-            os.close(fd)
 
     def file_info(self, path: RemotePath) -> FileInfo:
         real = self._resolve(path)
