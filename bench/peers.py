@@ -115,9 +115,10 @@ class RawZmqTool(Tool):
     """A file streamed to a file with plain pyzmq (see ``bench/rawzmq.py``), optionally
     over CURVE; round trips of a small message for latency."""
 
-    def __init__(self, layout: Layout, curve: bool) -> None:
-        self.name = "zmq-raw+curve" if curve else "zmq-raw"
+    def __init__(self, layout: Layout, curve: bool, fsync: bool = False) -> None:
+        self.name = ("zmq-raw+curve" if curve else "zmq-raw") + (" (fsync)" if fsync else "")
         self._layout = layout
+        self._fsync = fsync
         self._keys: tuple[str, str] | None = None
         if curve:
             import zmq
@@ -191,7 +192,7 @@ class RawZmqTool(Tool):
 
     def put_file(self, name: str, timeout: float) -> Sample:
         answer, client, server = self._pair(
-            ("receive", {"directory": self._layout.server}),
+            ("receive", {"directory": self._layout.server, "fsync": self._fsync}),
             ("send", {"file": os.path.join(self._layout.data, name)}),
             timeout,
         )

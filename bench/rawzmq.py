@@ -5,6 +5,8 @@ DEALER, sends 1 MiB messages read from its file only while it has credit (the
 credit-based flow of the ZeroMQ guide's file transfer chapter), and the receiver writes
 each message to its file and grants one more credit. The window is Remofile's default,
 8 messages. The sender times the stream from its first message to the receiver's "done".
+With ``fsync`` in its configuration the receiver syncs the file before "done", as
+Remofile's server does before it places an upload.
 
 For latency, ``echo`` (ROUTER) returns every message to ``ping`` (DEALER), which times
 round trips of a 64-byte message.
@@ -83,6 +85,8 @@ def receive_file(config: dict[str, Any]) -> dict[str, Any]:
                 view = view[os.write(fd, view) :]
             received += len(frames[2])
             socket.send_multipart([identity, b"credit", b"1"])
+        if config.get("fsync"):
+            os.fsync(fd)
     finally:
         os.close(fd)
     socket.send_multipart([identity, b"done"])

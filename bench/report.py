@@ -23,6 +23,7 @@ REMOFILE = "remofile"
 REMOFILE_CURVE = "remofile+curve"
 #: Peers whose ratio to Remofile is printed (and which targets compare with).
 RAW = "zmq-raw"
+RAW_FSYNC = "zmq-raw (fsync)"
 DISK = "cp (disk)"
 SFTP = "sftp"
 SFTP_AES = "sftp aes128-gcm"
@@ -141,6 +142,8 @@ def targets(results: Results) -> list[Verdict]:
     for key in ("big_up", "big_down"):
         verdicts.append(_ratio_target(results, key, REMOFILE, SFTP, 2.0))
         verdicts.append(_ratio_target(results, key, REMOFILE, RAW, 0.8))
+        if key == "big_up":  # like for like: both sync the file before they are done
+            verdicts.append(_ratio_target(results, key, REMOFILE, RAW_FSYNC, 0.8))
         verdicts.append(_ratio_target(results, key, REMOFILE_CURVE, SFTP_AES, 1.0, strictly=True))
     for key in ("tree_up", "tree_down"):
         verdicts.append(_ratio_target(results, key, REMOFILE, RSYNC, 2.0))
