@@ -14,6 +14,7 @@ from remofile.core.digests import new_hasher
 from remofile.server.storage import LocalStorage
 from remofile.v1 import remofile_pb2 as pb
 from server_harness import (
+    STAGING,
     TOKEN,
     Layout,
     RawPeer,
@@ -147,7 +148,7 @@ def test_a_failed_placement_is_unknown_error_and_the_next_requests_go_on(
 
 
 def test_terminate_places_and_answers_what_is_being_stored(layout: Layout) -> None:
-    """Stopping the server waits for the files being stored: none is lost or half there."""
+    """Stopping the server waits for the files being stored: each is whole or absent."""
     with serve_in_thread(layout.root) as running, raw_peer_of(running.endpoint) as peer:
         session = peer.hello()
         messages = [
@@ -159,8 +160,11 @@ def test_terminate_places_and_answers_what_is_being_stored(layout: Layout) -> No
         running.server.terminate()
         running.thread.join(10)
     placed = visible_entries(layout.root)
+    assert set(placed) <= {f"t{index}" for index in range(8)}
     for name in placed:
         assert (layout.root / name).read_bytes() == b"x" * 100
+    staging = layout.root / STAGING / "uploads"
+    assert not staging.exists() or not os.listdir(staging), "nothing half-stored is left"
 
 
 @settings(

@@ -71,6 +71,9 @@ class NameTakenError(Exception):
     """An upload's name was taken by someone else before it could be placed: the file is
     not replaced, and the upload fails with ERROR UNKNOWN_ERROR (SPEC.md section 4.9.2)."""
 
+    def __init__(self) -> None:
+        super().__init__("the name was taken by another process during the upload")
+
 
 #: How exceptions raised while doing the work become reasons; first match wins.
 REASON_OF_EXCEPTION: tuple[tuple[type[BaseException], pb.Reason.ValueType], ...] = (
@@ -118,15 +121,12 @@ class Reply:
         error = self.pending.exception()
         if error is None:
             return self.response
-        message = (
-            "the name was taken by another process during the upload"
-            if isinstance(error, FileExistsError)
-            else _message_of(error)
-        )
-        if not isinstance(error, OSError):
+        if not isinstance(error, (OSError, NameTakenError)):
             logger.warning("storing an upload failed", exc_info=error)
         return pb.Response(
-            type=pb.RESPONSE_TYPE_ERROR, reason=pb.REASON_UNKNOWN_ERROR, message=message
+            type=pb.RESPONSE_TYPE_ERROR,
+            reason=pb.REASON_UNKNOWN_ERROR,
+            message=_message_of(error),
         )
 
 
@@ -162,8 +162,11 @@ class _Upload:
     compression: pb.Compression.ValueType
     digest_algorithm: pb.DigestAlgorithm.ValueType
     digest: Hasher
-    name: str
     modification_time_ns: int
+
+    @property
+    def path(self) -> str:
+        return "/".join((*self.directory, self.file_name))
 
 
 @dataclass
@@ -400,7 +403,6 @@ class RequestHandler:
             compression,
             digest_algorithm,
             digest,
-            "/".join((*directory, request.name)),
             max(request.modification_time_ns, 0),
         )
         accepted = pb.TransferAccepted(
@@ -458,12 +460,10 @@ class RequestHandler:
             upload.target.commit(upload.modification_time_ns)
         except FileExistsError:
             self._upload = None
-            raise NameTakenError(
-                "the name was taken by another process during the upload"
-            ) from None
+            raise NameTakenError() from None
         # Any other failure leaves the upload to _release_transfer, which keeps its data.
         self._upload = None
-        logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
+        logger.info("uploaded /%s (%d bytes)", upload.path, upload.file_size)
         return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
 
     def _store_whole(self, upload: _Upload, data: memoryview) -> None:
@@ -471,22 +471,20 @@ class RequestHandler:
         for it (:attr:`Reply.pending`), or here and now."""
 
         def store() -> None:
-            self.storage.store_file(
-                upload.directory,
-                upload.file_name,
-                data,
-                upload.modification_time_ns,
-                self.limits.sync_writes,
-            )
-            logger.info("uploaded /%s (%d bytes)", upload.name, upload.file_size)
+            try:
+                self.storage.store_file(
+                    upload.directory,
+                    upload.file_name,
+                    data,
+                    upload.modification_time_ns,
+                    self.limits.sync_writes,
+                )
+            except FileExistsError:
+                raise NameTakenError() from None
+            logger.info("uploaded /%s (%d bytes)", upload.path, upload.file_size)
 
         if self._placer is None:
-            try:
-                store()
-            except FileExistsError:
-                raise NameTakenError(
-                    "the name was taken by another process during the upload"
-                ) from None
+            store()
             return
         self._deferred = self._placer.submit(store)
         self._placing[self._deferred] = upload.file_name

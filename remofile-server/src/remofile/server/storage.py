@@ -428,9 +428,13 @@ class LocalStorage(Storage):
 
     # -- transfers ----------------------------------------------------------
 
-    def _discard_staged(self, directory: RemotePath, name: str, keep: str = "") -> str:
-        """Remove the data staged for a destination, but ``keep``; return its key."""
-        key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
+    @staticmethod
+    def _staging_key(directory: RemotePath, name: str) -> str:
+        """What the staged data of a destination is named after."""
+        return hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
+
+    def _discard_staged(self, key: str, keep: str = "") -> None:
+        """Remove the data staged under ``key``, but the file ``keep``."""
         try:
             with os.scandir(self._uploads) as staged:
                 for entry in staged:
@@ -439,17 +443,16 @@ class LocalStorage(Storage):
                             os.unlink(entry.path)
         except FileNotFoundError:
             pass  # nothing was ever staged
-        return key
 
     def begin_upload(
         self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
     ) -> UploadTarget:
         final_path = self._new_entry(directory, name)
         os.makedirs(self._uploads, exist_ok=True)
-        key = hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
+        key = self._staging_key(directory, name)
         staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
         # One staged upload per destination: data staged for another size is stale.
-        self._discard_staged(directory, name, keep=staging_path)
+        self._discard_staged(key, keep=staging_path)
         upload = _LocalUpload(staging_path, final_path, resume, sync)
         if upload.offset > file_size:
             upload.abandon(keep_for_resume=False)
@@ -472,10 +475,8 @@ class LocalStorage(Storage):
         only resolves paths and works on its own descriptors. Falls back to the staging
         area where unnamed files are not available.
         """
-        parent = self._directory(directory)
-        if os.path.lexists(os.path.join(parent, name)):
-            raise FileExistsError(f"already exists: {name}")
-        self._discard_staged(directory, name)
+        parent = os.path.dirname(self._new_entry(directory, name))
+        self._discard_staged(self._staging_key(directory, name))
         if not write_whole_file(parent, name, data, modification_time_ns, sync):
             super().store_file(directory, name, data, modification_time_ns, sync)
 
