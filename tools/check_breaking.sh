@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Run `buf breaking` against the newest proto release tag (proto/v*), once one exists.
+# Run `buf breaking` against the newest released protocol (proto/RELEASES): through its
+# tag where this clone has it, through the commit the file records otherwise (a clone
+# of the main branch alone has the commit but not the tag).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tag=$(git tag --list 'proto/v*' --sort=-v:refname 2>/dev/null | head -n 1 || true)
-if [ -z "$tag" ]; then
-  echo "buf breaking: no proto/v* release tag yet, nothing to compare against"
-  exit 0
+release=$(grep -v '^#' proto/RELEASES | grep . | tail -n 1)
+tag=${release%% *}
+commit=${release##* }
+if git rev-parse -q --verify "refs/tags/$tag" >/dev/null; then
+  against="../.git#tag=$tag,subdir=proto"
+elif git cat-file -e "$commit^{commit}" 2>/dev/null; then
+  against="../.git#ref=$commit,subdir=proto"
+else
+  echo "buf breaking: neither tag $tag nor commit $commit is in this clone" >&2
+  exit 1
 fi
 cd proto
-buf breaking --against "../.git#tag=$tag,subdir=proto"
+buf breaking --against "$against"
 echo "buf breaking: no wire-breaking change since $tag"

@@ -67,6 +67,23 @@ REQUESTS: dict[str, pb.Request] = {
     "continue_removal": pb.Request(
         token=TOKEN, session_id=SESSION, continue_removal=pb.ContinueRemoval()
     ),
+    "move_file": pb.Request(
+        token=TOKEN,
+        session_id=SESSION,
+        move_file=pb.MoveFile(
+            source="/d/f", directory="/e", name="g", conflict_mode=pb.CONFLICT_MODE_REPLACE
+        ),
+    ),
+    "copy_file": pb.Request(
+        token=TOKEN,
+        session_id=SESSION,
+        copy_file=pb.CopyFile(source="/d/f", directory="/", name="f (copy)"),
+    ),
+    "file_digest": pb.Request(
+        token=TOKEN,
+        session_id=SESSION,
+        file_digest=pb.FileDigest(path="/d/f", algorithm=pb.DIGEST_ALGORITHM_BLAKE3),
+    ),
 }
 KINDS_WITHOUT_DATA = sorted(set(REQUESTS) - REQUEST_KINDS_WITH_DATA)
 

@@ -59,6 +59,12 @@ class RequestKind(enum.Enum):
     REMOVE_FILE = "remove_file"
     #: Remove the next entries of a tree being removed (4.11.2).
     CONTINUE_REMOVAL = "continue_removal"
+    #: Move or rename a file or a directory (4.14).
+    MOVE_FILE = "move_file"
+    #: Copy a file on the server (4.15).
+    COPY_FILE = "copy_file"
+    #: Compute the digest of a stored file (4.16).
+    FILE_DIGEST = "file_digest"
 
 
 ACCEPTED = pb.RESPONSE_TYPE_ACCEPTED
@@ -150,6 +156,7 @@ def _rule(
 _IDLE, _UPLOAD, _DOWNLOAD, _DELETE = State.IDLE, State.UPLOAD, State.DOWNLOAD, State.DELETE
 _K = RequestKind
 _SERVER_FAILED = "the server failed to carry the request out"
+_REPLACES_DIRECTORY = "replacing was asked, but the name is taken by a directory"
 
 
 def _list_files(state: State) -> Rule:
@@ -219,6 +226,7 @@ _RULES: tuple[Rule, ...] = (
         ),
         ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+        ("REFUSED", "NOT_A_FILE", None, _REPLACES_DIRECTORY),
     ),
     _rule(
         "4.9.2",
@@ -297,6 +305,59 @@ _RULES: tuple[Rule, ...] = (
         ("ERROR", "UNKNOWN_ERROR", _IDLE, _SERVER_FAILED),
     ),
     _cancel(_DELETE),
+    _rule(
+        "4.14",
+        _IDLE,
+        _K.MOVE_FILE,
+        ("ACCEPTED", "FILE_MOVED", None, "the entry has its new name, in one atomic step"),
+        ("REFUSED", "INVALID_FILE_NAME", None, "the new name is not a valid file name (4.4)"),
+        ("REFUSED", "FILE_NOT_FOUND", None, "the source or the destination directory is missing"),
+        ("REFUSED", "NOT_A_DIRECTORY", None, "the destination is a file"),
+        (
+            "REFUSED",
+            "FILE_ALREADY_EXISTS",
+            None,
+            "the name is taken and replacing was not asked, or the source is a directory",
+        ),
+        ("REFUSED", "NOT_A_FILE", None, _REPLACES_DIRECTORY),
+        (
+            "REFUSED",
+            "INVALID_DESTINATION",
+            None,
+            "the destination lies inside the directory being moved",
+        ),
+        ("ERROR", "BAD_REQUEST", None, "a path is not absolute, or the source is the root"),
+        ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+    ),
+    _rule(
+        "4.15",
+        _IDLE,
+        _K.COPY_FILE,
+        ("ACCEPTED", "FILE_COPIED", None, "the copy is complete under its name"),
+        ("REFUSED", "INVALID_FILE_NAME", None, "the copy's name is not a valid file name (4.4)"),
+        ("REFUSED", "FILE_NOT_FOUND", None, "the source or the destination directory is missing"),
+        ("REFUSED", "NOT_A_DIRECTORY", None, "the destination is a file"),
+        ("REFUSED", "FILE_ALREADY_EXISTS", None, "the name is taken and replacing was not asked"),
+        (
+            "REFUSED",
+            "NOT_A_FILE",
+            None,
+            "the source is not a regular file, or replacing was asked of a directory",
+        ),
+        ("ERROR", "BAD_REQUEST", None, "a path is not absolute or holds '..' or NUL"),
+        ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+    ),
+    _rule(
+        "4.16",
+        _IDLE,
+        _K.FILE_DIGEST,
+        ("ACCEPTED", "FILE_DIGESTED", None, "the digest of the whole file is returned"),
+        ("REFUSED", "FILE_NOT_FOUND", None, "the file does not exist"),
+        ("REFUSED", "NOT_A_FILE", None, "the path names a directory"),
+        ("REFUSED", "UNSUPPORTED_FEATURE", None, "the digest algorithm is not announced"),
+        ("ERROR", "BAD_REQUEST", None, "the path is not absolute or holds '..' or NUL"),
+        ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+    ),
 )
 
 #: The transition table: (state, request kind) -> rule. Pairs not in it are illegal.

@@ -70,6 +70,9 @@ class _ReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTyp
     REASON_ENTRIES_REMOVED: _Reason.ValueType  # 11
     REASON_SESSION_OPENED: _Reason.ValueType  # 12
     REASON_SESSION_CLOSED: _Reason.ValueType  # 13
+    REASON_FILE_MOVED: _Reason.ValueType  # 14
+    REASON_FILE_COPIED: _Reason.ValueType  # 15
+    REASON_FILE_DIGESTED: _Reason.ValueType  # 16
     REASON_INVALID_FILE_NAME: _Reason.ValueType  # 20
     """Refused."""
     REASON_FILE_NOT_FOUND: _Reason.ValueType  # 21
@@ -84,6 +87,8 @@ class _ReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTyp
     REASON_SESSION_EXPIRED: _Reason.ValueType  # 30
     REASON_UNSUPPORTED_VERSION: _Reason.ValueType  # 31
     REASON_UNSUPPORTED_FEATURE: _Reason.ValueType  # 32
+    REASON_INVALID_DESTINATION: _Reason.ValueType  # 33
+    """A move whose destination lies inside the directory being moved (SPEC.md 4.14)."""
     REASON_BAD_REQUEST: _Reason.ValueType  # 40
     """Errors."""
     REASON_UNKNOWN_ERROR: _Reason.ValueType  # 41
@@ -106,6 +111,9 @@ REASON_REMOVAL_STARTED: Reason.ValueType  # 10
 REASON_ENTRIES_REMOVED: Reason.ValueType  # 11
 REASON_SESSION_OPENED: Reason.ValueType  # 12
 REASON_SESSION_CLOSED: Reason.ValueType  # 13
+REASON_FILE_MOVED: Reason.ValueType  # 14
+REASON_FILE_COPIED: Reason.ValueType  # 15
+REASON_FILE_DIGESTED: Reason.ValueType  # 16
 REASON_INVALID_FILE_NAME: Reason.ValueType  # 20
 """Refused."""
 REASON_FILE_NOT_FOUND: Reason.ValueType  # 21
@@ -120,6 +128,8 @@ REASON_ACCESS_DENIED: Reason.ValueType  # 29
 REASON_SESSION_EXPIRED: Reason.ValueType  # 30
 REASON_UNSUPPORTED_VERSION: Reason.ValueType  # 31
 REASON_UNSUPPORTED_FEATURE: Reason.ValueType  # 32
+REASON_INVALID_DESTINATION: Reason.ValueType  # 33
+"""A move whose destination lies inside the directory being moved (SPEC.md 4.14)."""
 REASON_BAD_REQUEST: Reason.ValueType  # 40
 """Errors."""
 REASON_UNKNOWN_ERROR: Reason.ValueType  # 41
@@ -168,6 +178,64 @@ DIGEST_ALGORITHM_SHA256: DigestAlgorithm.ValueType  # 1
 DIGEST_ALGORITHM_BLAKE3: DigestAlgorithm.ValueType  # 2
 """BLAKE3 with its default 32-byte output: several times faster than SHA-256."""
 global___DigestAlgorithm = DigestAlgorithm
+
+class _ConflictMode:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _ConflictModeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_ConflictMode.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    CONFLICT_MODE_UNSPECIFIED: _ConflictMode.ValueType  # 0
+    """The same as CONFLICT_MODE_REFUSE."""
+    CONFLICT_MODE_REFUSE: _ConflictMode.ValueType  # 1
+    """Refuse with FILE_ALREADY_EXISTS and leave the existing entry alone."""
+    CONFLICT_MODE_REPLACE: _ConflictMode.ValueType  # 2
+    """Replace an existing file in one atomic step once the new one is complete;
+    a directory is never replaced (NOT_A_FILE).
+    """
+
+class ConflictMode(_ConflictMode, metaclass=_ConflictModeEnumTypeWrapper):
+    """What to do when the name a file is written to already exists (SPEC.md section 4.5.5)."""
+
+CONFLICT_MODE_UNSPECIFIED: ConflictMode.ValueType  # 0
+"""The same as CONFLICT_MODE_REFUSE."""
+CONFLICT_MODE_REFUSE: ConflictMode.ValueType  # 1
+"""Refuse with FILE_ALREADY_EXISTS and leave the existing entry alone."""
+CONFLICT_MODE_REPLACE: ConflictMode.ValueType  # 2
+"""Replace an existing file in one atomic step once the new one is complete;
+a directory is never replaced (NOT_A_FILE).
+"""
+global___ConflictMode = ConflictMode
+
+class _Feature:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _FeatureEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_Feature.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    FEATURE_UNSPECIFIED: _Feature.ValueType  # 0
+    FEATURE_REPLACE: _Feature.ValueType  # 1
+    """UPLOAD_FILE honours CONFLICT_MODE_REPLACE (SPEC.md 4.9.1)."""
+    FEATURE_MOVE: _Feature.ValueType  # 2
+    """MOVE_FILE (SPEC.md 4.14)."""
+    FEATURE_COPY: _Feature.ValueType  # 3
+    """COPY_FILE (SPEC.md 4.15)."""
+    FEATURE_FILE_DIGEST: _Feature.ValueType  # 4
+    """FILE_DIGEST (SPEC.md 4.16)."""
+
+class Feature(_Feature, metaclass=_FeatureEnumTypeWrapper):
+    """Optional abilities a server announces in SessionOpened (SPEC.md section 8.5)."""
+
+FEATURE_UNSPECIFIED: Feature.ValueType  # 0
+FEATURE_REPLACE: Feature.ValueType  # 1
+"""UPLOAD_FILE honours CONFLICT_MODE_REPLACE (SPEC.md 4.9.1)."""
+FEATURE_MOVE: Feature.ValueType  # 2
+"""MOVE_FILE (SPEC.md 4.14)."""
+FEATURE_COPY: Feature.ValueType  # 3
+"""COPY_FILE (SPEC.md 4.15)."""
+FEATURE_FILE_DIGEST: Feature.ValueType  # 4
+"""FILE_DIGEST (SPEC.md 4.16)."""
+global___Feature = Feature
 
 @typing.final
 class Hello(google.protobuf.message.Message):
@@ -287,6 +355,7 @@ class UploadFile(google.protobuf.message.Message):
     COMPRESSION_FIELD_NUMBER: builtins.int
     MODIFICATION_TIME_NS_FIELD_NUMBER: builtins.int
     DIGEST_ALGORITHM_FIELD_NUMBER: builtins.int
+    CONFLICT_MODE_FIELD_NUMBER: builtins.int
     name: builtins.str
     directory: builtins.str
     file_size: builtins.int
@@ -303,6 +372,8 @@ class UploadFile(google.protobuf.message.Message):
     """
     digest_algorithm: global___DigestAlgorithm.ValueType
     """Algorithm of the digest the last chunk carries; UNSPECIFIED means SHA256."""
+    conflict_mode: global___ConflictMode.ValueType
+    """What to do if `name` exists; UNSPECIFIED refuses (SPEC.md 4.9.1, 4.5.5)."""
     def __init__(
         self,
         *,
@@ -314,8 +385,9 @@ class UploadFile(google.protobuf.message.Message):
         compression: global___Compression.ValueType = ...,
         modification_time_ns: builtins.int = ...,
         digest_algorithm: global___DigestAlgorithm.ValueType = ...,
+        conflict_mode: global___ConflictMode.ValueType = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["chunk_size", b"chunk_size", "compression", b"compression", "digest_algorithm", b"digest_algorithm", "directory", b"directory", "file_size", b"file_size", "modification_time_ns", b"modification_time_ns", "name", b"name", "resume", b"resume"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["chunk_size", b"chunk_size", "compression", b"compression", "conflict_mode", b"conflict_mode", "digest_algorithm", b"digest_algorithm", "directory", b"directory", "file_size", b"file_size", "modification_time_ns", b"modification_time_ns", "name", b"name", "resume", b"resume"]) -> None: ...
 
 global___UploadFile = UploadFile
 
@@ -434,6 +506,88 @@ class ContinueRemoval(google.protobuf.message.Message):
 global___ContinueRemoval = ContinueRemoval
 
 @typing.final
+class MoveFile(google.protobuf.message.Message):
+    """Moves or renames a file or a directory inside the served root (SPEC.md section 4.14)."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: builtins.int
+    DIRECTORY_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    CONFLICT_MODE_FIELD_NUMBER: builtins.int
+    source: builtins.str
+    """Absolute remote path of the entry to move."""
+    directory: builtins.str
+    """Absolute remote path of the directory to move it into."""
+    name: builtins.str
+    """Its name there."""
+    conflict_mode: global___ConflictMode.ValueType
+    """What to do if `name` exists in `directory`; UNSPECIFIED refuses."""
+    def __init__(
+        self,
+        *,
+        source: builtins.str = ...,
+        directory: builtins.str = ...,
+        name: builtins.str = ...,
+        conflict_mode: global___ConflictMode.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["conflict_mode", b"conflict_mode", "directory", b"directory", "name", b"name", "source", b"source"]) -> None: ...
+
+global___MoveFile = MoveFile
+
+@typing.final
+class CopyFile(google.protobuf.message.Message):
+    """Copies a file on the server, without sending it over the network (SPEC.md section 4.15)."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: builtins.int
+    DIRECTORY_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    CONFLICT_MODE_FIELD_NUMBER: builtins.int
+    source: builtins.str
+    """Absolute remote path of the file to copy."""
+    directory: builtins.str
+    """Absolute remote path of the directory to copy it into."""
+    name: builtins.str
+    """The copy's name there."""
+    conflict_mode: global___ConflictMode.ValueType
+    """What to do if `name` exists in `directory`; UNSPECIFIED refuses."""
+    def __init__(
+        self,
+        *,
+        source: builtins.str = ...,
+        directory: builtins.str = ...,
+        name: builtins.str = ...,
+        conflict_mode: global___ConflictMode.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["conflict_mode", b"conflict_mode", "directory", b"directory", "name", b"name", "source", b"source"]) -> None: ...
+
+global___CopyFile = CopyFile
+
+@typing.final
+class FileDigest(google.protobuf.message.Message):
+    """Asks for the digest of a stored file (SPEC.md section 4.16)."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: builtins.int
+    ALGORITHM_FIELD_NUMBER: builtins.int
+    path: builtins.str
+    """Absolute remote path of the file."""
+    algorithm: global___DigestAlgorithm.ValueType
+    """The algorithm wanted, one the server announces; UNSPECIFIED means SHA256."""
+    def __init__(
+        self,
+        *,
+        path: builtins.str = ...,
+        algorithm: global___DigestAlgorithm.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["algorithm", b"algorithm", "path", b"path"]) -> None: ...
+
+global___FileDigest = FileDigest
+
+@typing.final
 class Digest(google.protobuf.message.Message):
     """A whole-file digest."""
 
@@ -473,6 +627,9 @@ class Request(google.protobuf.message.Message):
     CANCEL_TRANSFER_FIELD_NUMBER: builtins.int
     REMOVE_FILE_FIELD_NUMBER: builtins.int
     CONTINUE_REMOVAL_FIELD_NUMBER: builtins.int
+    MOVE_FILE_FIELD_NUMBER: builtins.int
+    COPY_FILE_FIELD_NUMBER: builtins.int
+    FILE_DIGEST_FIELD_NUMBER: builtins.int
     token: builtins.str
     """The server's access token (SPEC.md section 3.1)."""
     session_id: builtins.bytes
@@ -501,6 +658,12 @@ class Request(google.protobuf.message.Message):
     def remove_file(self) -> global___RemoveFile: ...
     @property
     def continue_removal(self) -> global___ContinueRemoval: ...
+    @property
+    def move_file(self) -> global___MoveFile: ...
+    @property
+    def copy_file(self) -> global___CopyFile: ...
+    @property
+    def file_digest(self) -> global___FileDigest: ...
     def __init__(
         self,
         *,
@@ -518,10 +681,13 @@ class Request(google.protobuf.message.Message):
         cancel_transfer: global___CancelTransfer | None = ...,
         remove_file: global___RemoveFile | None = ...,
         continue_removal: global___ContinueRemoval | None = ...,
+        move_file: global___MoveFile | None = ...,
+        copy_file: global___CopyFile | None = ...,
+        file_digest: global___FileDigest | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "create_file", b"create_file", "download_file", b"download_file", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "upload_file", b"upload_file"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "create_file", b"create_file", "download_file", b"download_file", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "session_id", b"session_id", "token", b"token", "upload_file", b"upload_file"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["kind", b"kind"]) -> typing.Literal["hello", "goodbye", "list_files", "create_file", "make_directory", "upload_file", "send_chunk", "download_file", "receive_chunk", "cancel_transfer", "remove_file", "continue_removal"] | None: ...
+    def HasField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "upload_file", b"upload_file"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "session_id", b"session_id", "token", b"token", "upload_file", b"upload_file"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["kind", b"kind"]) -> typing.Literal["hello", "goodbye", "list_files", "create_file", "make_directory", "upload_file", "send_chunk", "download_file", "receive_chunk", "cancel_transfer", "remove_file", "continue_removal", "move_file", "copy_file", "file_digest"] | None: ...
 
 global___Request = Request
 
@@ -543,6 +709,7 @@ class SessionOpened(google.protobuf.message.Message):
     COMPRESSIONS_FIELD_NUMBER: builtins.int
     DIGEST_ALGORITHMS_FIELD_NUMBER: builtins.int
     SERVER_NAME_FIELD_NUMBER: builtins.int
+    FEATURES_FIELD_NUMBER: builtins.int
     session_id: builtins.bytes
     protocol_version: builtins.int
     file_size_limit: builtins.int
@@ -562,6 +729,10 @@ class SessionOpened(google.protobuf.message.Message):
     def compressions(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[global___Compression.ValueType]: ...
     @property
     def digest_algorithms(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[global___DigestAlgorithm.ValueType]: ...
+    @property
+    def features(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[global___Feature.ValueType]:
+        """Optional requests and modes this server has (SPEC.md section 8.5)."""
+
     def __init__(
         self,
         *,
@@ -577,8 +748,9 @@ class SessionOpened(google.protobuf.message.Message):
         compressions: collections.abc.Iterable[global___Compression.ValueType] | None = ...,
         digest_algorithms: collections.abc.Iterable[global___DigestAlgorithm.ValueType] | None = ...,
         server_name: builtins.str = ...,
+        features: collections.abc.Iterable[global___Feature.ValueType] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["compressions", b"compressions", "digest_algorithms", b"digest_algorithms", "file_size_limit", b"file_size_limit", "max_chunk_size", b"max_chunk_size", "max_message_size", b"max_message_size", "max_name_length", b"max_name_length", "max_requests_in_flight", b"max_requests_in_flight", "min_chunk_size", b"min_chunk_size", "protocol_version", b"protocol_version", "server_name", b"server_name", "session_id", b"session_id", "session_timeout_ms", b"session_timeout_ms"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["compressions", b"compressions", "digest_algorithms", b"digest_algorithms", "features", b"features", "file_size_limit", b"file_size_limit", "max_chunk_size", b"max_chunk_size", "max_message_size", b"max_message_size", "max_name_length", b"max_name_length", "max_requests_in_flight", b"max_requests_in_flight", "min_chunk_size", b"min_chunk_size", "protocol_version", b"protocol_version", "server_name", b"server_name", "session_id", b"session_id", "session_timeout_ms", b"session_timeout_ms"]) -> None: ...
 
 global___SessionOpened = SessionOpened
 
@@ -720,6 +892,33 @@ class RemovalProgress(google.protobuf.message.Message):
 global___RemovalProgress = RemovalProgress
 
 @typing.final
+class FileDigestResult(google.protobuf.message.Message):
+    """Payload of FILE_DIGESTED: a file's digest and what it was computed over."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    DIGEST_FIELD_NUMBER: builtins.int
+    FILE_SIZE_FIELD_NUMBER: builtins.int
+    MODIFICATION_TIME_NS_FIELD_NUMBER: builtins.int
+    file_size: builtins.int
+    """Size of the file digested, in bytes."""
+    modification_time_ns: builtins.int
+    """Its last modification time, nanoseconds since the Unix epoch."""
+    @property
+    def digest(self) -> global___Digest: ...
+    def __init__(
+        self,
+        *,
+        digest: global___Digest | None = ...,
+        file_size: builtins.int = ...,
+        modification_time_ns: builtins.int = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["digest", b"digest"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "file_size", b"file_size", "modification_time_ns", b"modification_time_ns"]) -> None: ...
+
+global___FileDigestResult = FileDigestResult
+
+@typing.final
 class Response(google.protobuf.message.Message):
     """What a server sends back: exactly one Response per Request, in order."""
 
@@ -733,6 +932,7 @@ class Response(google.protobuf.message.Message):
     TRANSFER_ACCEPTED_FIELD_NUMBER: builtins.int
     CHUNK_FIELD_NUMBER: builtins.int
     REMOVAL_FIELD_NUMBER: builtins.int
+    FILE_DIGEST_RESULT_FIELD_NUMBER: builtins.int
     type: global___ResponseType.ValueType
     reason: global___Reason.ValueType
     message: builtins.str
@@ -747,6 +947,8 @@ class Response(google.protobuf.message.Message):
     def chunk(self) -> global___ChunkInfo: ...
     @property
     def removal(self) -> global___RemovalProgress: ...
+    @property
+    def file_digest_result(self) -> global___FileDigestResult: ...
     def __init__(
         self,
         *,
@@ -758,9 +960,10 @@ class Response(google.protobuf.message.Message):
         transfer_accepted: global___TransferAccepted | None = ...,
         chunk: global___ChunkInfo | None = ...,
         removal: global___RemovalProgress | None = ...,
+        file_digest_result: global___FileDigestResult | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["chunk", b"chunk", "file_list", b"file_list", "payload", b"payload", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["chunk", b"chunk", "file_list", b"file_list", "message", b"message", "payload", b"payload", "reason", b"reason", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted", "type", b"type"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["payload", b"payload"]) -> typing.Literal["session_opened", "file_list", "transfer_accepted", "chunk", "removal"] | None: ...
+    def HasField(self, field_name: typing.Literal["chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "payload", b"payload", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "message", b"message", "payload", b"payload", "reason", b"reason", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted", "type", b"type"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["payload", b"payload"]) -> typing.Literal["session_opened", "file_list", "transfer_accepted", "chunk", "removal", "file_digest_result"] | None: ...
 
 global___Response = Response
