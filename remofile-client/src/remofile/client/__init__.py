@@ -7,7 +7,8 @@ from remofile.client.algorithms import (
     synchronize_upload,
     upload_files,
 )
-from remofile.client.client import Client, FileMetadata
+from remofile.client.client import Client
+from remofile.client.session import FileMetadata
 
 __all__ = [
     "Client",

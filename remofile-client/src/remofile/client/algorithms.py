@@ -16,7 +16,8 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from remofile.client.client import ChunkCallback, Client
+from remofile.client.client import Client
+from remofile.client.session import ChunkCallback
 from remofile.core.exceptions import DestinationNotFound, SourceNotFound
 from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES, MAX_NAME_BYTES
 from remofile.core.paths import join_remote_path, split_remote_path

@@ -16,15 +16,13 @@ import os
 import tempfile
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from remofile.client.session import Session
 from remofile.core.digests import Hasher, new_hasher
 from remofile.core.exceptions import CorruptedResponse, DigestMismatchError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
-
-if TYPE_CHECKING:
-    from remofile.client.client import Client
 
 #: Data a written remote file keeps in memory before spilling to a temporary file.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
@@ -33,7 +31,7 @@ SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 class RemoteReader(io.RawIOBase):
     """The raw reading side of a remote file; wrap it in io.BufferedReader."""
 
-    def __init__(self, client: Client, path: str, chunk_size: int, timeout: int | None) -> None:
+    def __init__(self, client: Session, path: str, chunk_size: int, timeout: int | None) -> None:
         super().__init__()
         self._client = client
         self._path = join_remote_path(split_remote_path(path))
@@ -177,7 +175,7 @@ class RemoteWriter(io.BufferedIOBase):
     """
 
     def __init__(
-        self, client: Client, path: str, exclusive: bool, chunk_size: int, timeout: int | None
+        self, client: Session, path: str, exclusive: bool, chunk_size: int, timeout: int | None
     ) -> None:
         super().__init__()
         # Only an explicit close() of a writer that opened publishes the file: io calls
@@ -262,7 +260,7 @@ class RemoteWriter(io.BufferedIOBase):
 
 
 def open_remote(
-    client: Client, path: str, mode: str, chunk_size: int, timeout: int | None
+    client: Session, path: str, mode: str, chunk_size: int, timeout: int | None
 ) -> io.BufferedReader | RemoteWriter:
     """Open a remote file in binary mode ('rb', 'wb' or 'xb')."""
     if mode in ("r", "rb"):
