@@ -109,15 +109,15 @@ def test_the_same_name_twice_in_a_row_is_refused_as_taken(
 class _TakenByAnotherProcess(LocalStorage):
     """Someone else creates the file between the last chunk and its placement."""
 
-    def store_file(self, directory, name, data, modification_time_ns, sync):  # type: ignore[no-untyped-def]
+    def store_file(self, directory, name, data, modification_time_ns, sync, replace=False):  # type: ignore[no-untyped-def]
         (Path(self.root) / name).write_bytes(b"someone else's")
-        super().store_file(directory, name, data, modification_time_ns, sync)
+        super().store_file(directory, name, data, modification_time_ns, sync, replace)
 
 
 class _FailingStorage(LocalStorage):
     """The disk fails while a small file is stored."""
 
-    def store_file(self, directory, name, data, modification_time_ns, sync):  # type: ignore[no-untyped-def]
+    def store_file(self, directory, name, data, modification_time_ns, sync, replace=False):  # type: ignore[no-untyped-def]
         raise OSError(5, "Input/output error")
 
 

@@ -37,7 +37,13 @@ from remofile.core.transitions import (
     State,
 )
 from remofile.server.placement import Placer
-from remofile.server.storage import FileReader, Removal, Storage, UploadTarget
+from remofile.server.storage import (
+    FileReader,
+    InvalidDestinationError,
+    Removal,
+    Storage,
+    UploadTarget,
+)
 from remofile.v1 import remofile_pb2 as pb
 
 logger = logging.getLogger("remofile.server")
@@ -83,6 +89,7 @@ REASON_OF_EXCEPTION: tuple[tuple[type[BaseException], pb.Reason.ValueType], ...]
     (NotADirectoryError, pb.REASON_NOT_A_DIRECTORY),
     (FileExistsError, pb.REASON_FILE_ALREADY_EXISTS),
     (IsADirectoryError, pb.REASON_NOT_A_FILE),
+    (InvalidDestinationError, pb.REASON_INVALID_DESTINATION),
 )
 
 
@@ -163,6 +170,7 @@ class _Upload:
     digest_algorithm: pb.DigestAlgorithm.ValueType
     digest: Hasher
     modification_time_ns: int
+    replace: bool
 
     @property
     def path(self) -> str:
@@ -211,11 +219,26 @@ class RequestHandler:
             RequestKind.CANCEL_TRANSFER: self._cancel_transfer,
             RequestKind.REMOVE_FILE: self._remove_file,
             RequestKind.CONTINUE_REMOVAL: self._continue_removal,
+            RequestKind.MOVE_FILE: self._move_file,
+            RequestKind.COPY_FILE: self._copy_file,
+            RequestKind.FILE_DIGEST: self._file_digest,
         }
 
     @property
     def state(self) -> State:
         return self.machine.state
+
+    @property
+    def features(self) -> list[pb.Feature.ValueType]:
+        """The optional requests and modes this server has (SPEC.md 8.5): FILE_DIGEST
+        always, the others as the storage declares them."""
+        declared = (
+            (self.storage.can_replace, pb.FEATURE_REPLACE),
+            (self.storage.can_move, pb.FEATURE_MOVE),
+            (self.storage.can_copy, pb.FEATURE_COPY),
+            (True, pb.FEATURE_FILE_DIGEST),
+        )
+        return [feature for has, feature in declared if has]
 
     def handle(self, request: pb.Request, kind_name: str, data: Frame | None) -> Reply:
         """Answer one request of the live session."""
@@ -310,6 +333,15 @@ class RequestHandler:
                 f"file is larger than the limit of {self.limits.file_size_limit} bytes",
             )
 
+    def _replaces(self, mode: pb.ConflictMode.ValueType) -> bool:
+        """Whether a request with this conflict mode replaces a file (SPEC.md 4.5.5);
+        modes this version does not define refuse."""
+        if mode != pb.CONFLICT_MODE_REPLACE:
+            return False
+        if not self.storage.can_replace:
+            raise Refusal(pb.REASON_UNSUPPORTED_FEATURE, "this server cannot replace files")
+        return True
+
     @staticmethod
     def _compression(value: pb.Compression.ValueType) -> pb.Compression.ValueType:
         if value == pb.COMPRESSION_UNSPECIFIED:
@@ -374,7 +406,8 @@ class RequestHandler:
         self._check_name(request.name)
         # A file of that name still being stored must be in place before the check.
         self.wait_for_placements(request.name)
-        self.storage.check_new_entry(directory, request.name)
+        replace = self._replaces(request.conflict_mode)
+        self.storage.check_new_entry(directory, request.name, replace)
         self._check_file_size(request.file_size)
         self._check_chunk_size(request.chunk_size)
         compression = self._compression(request.compression)
@@ -384,7 +417,12 @@ class RequestHandler:
         # A file of one chunk that does not resume is stored whole when it arrives.
         if request.resume or request.file_size > request.chunk_size:
             target = self.storage.begin_upload(
-                directory, request.name, request.file_size, request.resume, self.limits.sync_writes
+                directory,
+                request.name,
+                request.file_size,
+                request.resume,
+                self.limits.sync_writes,
+                replace,
             )
             try:
                 for block in target.staged_data():
@@ -404,6 +442,7 @@ class RequestHandler:
             digest_algorithm,
             digest,
             max(request.modification_time_ns, 0),
+            replace,
         )
         accepted = pb.TransferAccepted(
             file_size=request.file_size,
@@ -478,6 +517,7 @@ class RequestHandler:
                     data,
                     upload.modification_time_ns,
                     self.limits.sync_writes,
+                    upload.replace,
                 )
             except FileExistsError:
                 raise NameTakenError() from None
@@ -596,6 +636,44 @@ class RequestHandler:
             {"removal": pb.RemovalProgress(removed=removal.removed)},
             None,
         )
+
+    # -- 4.14 to 4.16: moving, copying and digesting ----------------------
+
+    def _move_file(self, request: pb.MoveFile, _data: Frame | None) -> _Result:
+        source = split_remote_path(request.source)
+        directory = split_remote_path(request.directory)
+        if not self.storage.can_move:
+            raise BadRequest("this server does not move files (no FEATURE_MOVE)")
+        if not source:
+            raise BadRequest("the root directory cannot be moved")
+        self._check_name(request.name)
+        replace = request.conflict_mode == pb.CONFLICT_MODE_REPLACE
+        self.storage.move(source, directory, request.name, replace)
+        logger.info("moved /%s to /%s", "/".join(source), "/".join((*directory, request.name)))
+        return pb.REASON_FILE_MOVED, {}, None
+
+    def _copy_file(self, request: pb.CopyFile, _data: Frame | None) -> _Result:
+        source = split_remote_path(request.source)
+        directory = split_remote_path(request.directory)
+        if not self.storage.can_copy:
+            raise BadRequest("this server does not copy files (no FEATURE_COPY)")
+        self._check_name(request.name)
+        replace = request.conflict_mode == pb.CONFLICT_MODE_REPLACE
+        self.storage.copy_file(source, directory, request.name, replace, self.limits.sync_writes)
+        logger.info("copied /%s to /%s", "/".join(source), "/".join((*directory, request.name)))
+        return pb.REASON_FILE_COPIED, {}, None
+
+    def _file_digest(self, request: pb.FileDigest, _data: Frame | None) -> _Result:
+        path = split_remote_path(request.path)
+        self.storage.file_info(path)  # FILE_NOT_FOUND and NOT_A_FILE come first (4.16)
+        algorithm = self._digest_algorithm(request.algorithm)
+        result = self.storage.file_digest(path, algorithm)
+        digested = pb.FileDigestResult(
+            digest=pb.Digest(algorithm=algorithm, value=result.value),
+            file_size=result.size,
+            modification_time_ns=result.modification_time_ns,
+        )
+        return pb.REASON_FILE_DIGESTED, {"file_digest_result": digested}, None
 
     def _cancel_transfer(self, _request: pb.CancelTransfer, _data: Frame | None) -> _Result:
         self._release_transfer(keep_for_resume=False)

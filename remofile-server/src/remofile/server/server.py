@@ -296,7 +296,9 @@ class Server:
         socket.setsockopt(zmq.RCVHWM, MAX_REQUESTS_IN_FLIGHT)
         socket.setsockopt(zmq.LINGER, 0)
 
-    def _session_opened(self, session_id: bytes) -> pb.SessionOpened:
+    def _session_opened(
+        self, session_id: bytes, features: list[pb.Feature.ValueType]
+    ) -> pb.SessionOpened:
         minimum, maximum = self._chunk_size_range
         return pb.SessionOpened(
             session_id=session_id,
@@ -311,6 +313,7 @@ class Server:
             compressions=list(SUPPORTED_COMPRESSIONS),
             digest_algorithms=list(self._digest_algorithms),
             server_name=SERVER_NAME,
+            features=features,
         )
 
     def _serve(self, socket: zmq.Socket[Any]) -> None:
@@ -477,7 +480,7 @@ class Server:
             reply = pb.Response(
                 type=pb.RESPONSE_TYPE_ACCEPTED,
                 reason=pb.REASON_SESSION_OPENED,
-                session_opened=self._session_opened(gate.session_id),
+                session_opened=self._session_opened(gate.session_id, handler.features),
             )
             self._respond(socket, envelope, Reply(reply))
             return

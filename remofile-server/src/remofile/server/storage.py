@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import secrets
@@ -19,10 +21,12 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from remofile.core.digests import Hasher, new_hasher
 from remofile.core.limits import RESERVED_NAME_PREFIX
 from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
-from remofile.core.whole_files import write_whole_file
+from remofile.core.whole_files import fill_whole_file, write_whole_file
+from remofile.server.renames import rename_without_replacing
 from remofile.server.writeback import WritebackTracker
 
 #: The staging area under the root: partial uploads and trees being removed.
@@ -45,6 +49,23 @@ class FileInfo:
 
     size: int
     modification_time_ns: int
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """The digest of a stored file and what it was computed over (SPEC.md 4.16)."""
+
+    value: bytes
+    size: int
+    modification_time_ns: int
+
+
+class InvalidDestinationError(Exception):
+    """A directory cannot be moved into itself or beneath itself (SPEC.md 4.14)."""
+
+
+#: Bytes read at a time when a file is digested or copied without kernel help.
+STREAM_BLOCK_BYTES = 1 << 20
 
 
 class UploadTarget(abc.ABC):
@@ -97,16 +118,30 @@ class Removal(abc.ABC):
 
 
 class Storage(abc.ABC):
-    """What a Remofile server needs from the place it serves files from."""
+    """What a Remofile server needs from the place it serves files from.
+
+    A small required core (list, create, upload, download, remove) and optional
+    abilities that a backend declares with the ``can_*`` flags; the server announces
+    them to clients (SPEC.md 8.5) and never calls one a backend does not declare.
+    """
+
+    #: Uploads may replace an existing file atomically (``replace=True``, SPEC.md 4.5.5).
+    can_replace = False
+    #: :meth:`move` is implemented, atomic (SPEC.md 4.14).
+    can_move = False
+    #: :meth:`copy_file` is implemented (SPEC.md 4.15).
+    can_copy = False
 
     @abc.abstractmethod
     def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
         """The entries of a directory (and its sub-directories when recursive)."""
 
     @abc.abstractmethod
-    def check_new_entry(self, directory: RemotePath, name: str) -> None:
+    def check_new_entry(self, directory: RemotePath, name: str, replace: bool = False) -> None:
         """Check that ``name`` can be created in ``directory``: FileNotFoundError or
-        NotADirectoryError for the directory, FileExistsError if the name is taken."""
+        NotADirectoryError for the directory, FileExistsError if the name is taken and
+        not to be replaced, IsADirectoryError if it is to be replaced but names a
+        directory."""
 
     @abc.abstractmethod
     def create_file(self, directory: RemotePath, name: str) -> None:
@@ -118,9 +153,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def begin_upload(
-        self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
+        self,
+        directory: RemotePath,
+        name: str,
+        file_size: int,
+        resume: bool,
+        sync: bool,
+        replace: bool = False,
     ) -> UploadTarget:
-        """Prepare to receive a file of ``file_size`` bytes, resuming if asked and possible."""
+        """Prepare to receive a file of ``file_size`` bytes, resuming if asked and
+        possible; its commit replaces an existing file of that name if ``replace``."""
 
     #: Whether :meth:`store_file` may run on worker threads, several at once, while the
     #: server goes on with the next requests. A backend that sets it guarantees that
@@ -134,14 +176,16 @@ class Storage(abc.ABC):
         data: memoryview,
         modification_time_ns: int,
         sync: bool,
+        replace: bool = False,
     ) -> None:
-        """Store a whole file that arrived in one chunk, and place it, or raise
-        FileExistsError if the name was taken meanwhile. Staged data kept for that
-        destination is discarded, as a new upload does (SPEC.md 4.9.1).
+        """Store a whole file that arrived in one chunk, and place it (replacing a file
+        of that name if ``replace``), or raise FileExistsError if the name was taken
+        meanwhile. Staged data kept for that destination is discarded, as a new upload
+        does (SPEC.md 4.9.1).
 
         The default goes through :meth:`begin_upload`; a backend may do better.
         """
-        target = self.begin_upload(directory, name, data.nbytes, False, sync)
+        target = self.begin_upload(directory, name, data.nbytes, False, sync, replace)
         try:
             target.write(data)
             target.commit(modification_time_ns)
@@ -156,6 +200,44 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def open_file(self, path: RemotePath) -> FileReader:
         """Open a file for reading."""
+
+    def file_digest(self, path: RemotePath, algorithm: int) -> DigestResult:
+        """The digest of a whole file, read as a stream (SPEC.md 4.16).
+
+        The default reads through :meth:`open_file`; a backend that stores digests may
+        answer from them.
+        """
+        info = self.file_info(path)
+        hasher = new_hasher(algorithm)
+        reader = self.open_file(path)
+        try:
+            offset = 0
+            while offset < info.size:
+                block = reader.read(offset, min(STREAM_BLOCK_BYTES, info.size - offset))
+                hasher.update(block)
+                offset += len(block)
+        finally:
+            reader.close()
+        return DigestResult(hasher.digest(), info.size, info.modification_time_ns)
+
+    def move(self, source: RemotePath, directory: RemotePath, name: str, replace: bool) -> None:
+        """Rename ``source`` to ``name`` in ``directory`` in one atomic step (SPEC.md 4.14).
+
+        Raises FileNotFoundError, NotADirectoryError, FileExistsError,
+        IsADirectoryError (replacing a directory) or :class:`InvalidDestinationError`.
+        Only called when :attr:`can_move` is set.
+        """
+        raise NotImplementedError
+
+    def copy_file(
+        self, source: RemotePath, directory: RemotePath, name: str, replace: bool, sync: bool
+    ) -> None:
+        """Copy a regular file to ``name`` in ``directory``, placed whole (SPEC.md 4.15).
+
+        Raises as :meth:`move` does, and IsADirectoryError if the source is not a
+        regular file. Only called when :attr:`can_copy` is set.
+        """
+        raise NotImplementedError
 
     @abc.abstractmethod
     def remove(self, path: RemotePath) -> Removal | None:
@@ -188,10 +270,13 @@ def _is_listable_name(name: str) -> bool:
 
 
 class _LocalUpload(UploadTarget):
-    def __init__(self, staging_path: str, final_path: str, resume: bool, sync: bool) -> None:
+    def __init__(
+        self, staging_path: str, final_path: str, resume: bool, sync: bool, replace: bool
+    ) -> None:
         self._staging_path = staging_path
         self._final_path = final_path
         self._sync = sync
+        self._replace = replace
         flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         if not resume:
             flags |= os.O_TRUNC
@@ -227,6 +312,15 @@ class _LocalUpload(UploadTarget):
             os.fsync(self._fd)
         os.close(self._fd)
         self._fd = -1
+        if self._replace:
+            # One rename over the old file: the name holds the old file or the new one.
+            try:
+                os.rename(self._staging_path, self._final_path)
+            except IsADirectoryError:
+                # A directory took the name meanwhile: never replaced, data discarded.
+                os.unlink(self._staging_path)
+                raise FileExistsError(self._final_path) from None
+            return
         try:
             # link() never replaces an existing file, unlike rename().
             os.link(self._staging_path, self._final_path)
@@ -318,6 +412,52 @@ class _LocalRemoval(Removal):
         return True
 
 
+def _hash_descriptor(fd: int, hasher: Hasher) -> int:
+    """Feed a file to ``hasher`` from its start to its end; the bytes hashed."""
+    buffer = bytearray(STREAM_BLOCK_BYTES)
+    view = memoryview(buffer)
+    total = 0
+    with open(fd, "rb", buffering=0, closefd=False) as stream:
+        while read := stream.readinto(buffer):
+            hasher.update(view[:read])
+            total += read
+    return total
+
+
+#: ioctl that makes a file share another's blocks (Linux FICLONE: btrfs, XFS, ...).
+_FICLONE = 0x40049409
+
+
+def _copy_descriptor(source: int, destination: int, size: int) -> None:
+    """Copy ``size`` bytes from the start of ``source`` to ``destination`` as cheaply as
+    the system allows: a reflink, then copy_file_range, then reads and writes."""
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(destination, _FICLONE, source)
+        return
+    offset = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    while offset < size:
+        count = min(size - offset, 1 << 30)
+        copied = 0
+        if copy_range is not None:
+            try:
+                copied = copy_range(source, destination, count, offset, offset)
+            except OSError as error:
+                if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                copy_range = None
+                continue
+        else:
+            block = os.pread(source, min(count, STREAM_BLOCK_BYTES), offset)
+            copied = len(block)
+            written = 0
+            while written < copied:
+                written += os.pwrite(destination, block[written:], offset + written)
+        if copied == 0:
+            break  # the source became shorter: copy what there is
+        offset += copied
+
+
 class LocalStorage(Storage):
     """The jailed local directory.
 
@@ -370,16 +510,32 @@ class LocalStorage(Storage):
             raise NotADirectoryError(f"not a directory: /{'/'.join(path)}")
         return real
 
-    def check_new_entry(self, directory: RemotePath, name: str) -> None:
-        self._new_entry(directory, name)
+    def check_new_entry(self, directory: RemotePath, name: str, replace: bool = False) -> None:
+        self._new_entry(directory, name, replace)
 
-    def _new_entry(self, directory: RemotePath, name: str) -> str:
-        """The local path for a new entry ``name`` in ``directory``, checked free."""
-        parent = self._directory(directory)
-        local = os.path.join(parent, name)
-        if os.path.lexists(local):
-            raise FileExistsError(f"already exists: {name}")
+    def _new_entry(self, directory: RemotePath, name: str, replace: bool = False) -> str:
+        """The local path for a new entry ``name`` in ``directory``, checked free, or
+        holding something that is not a directory when it is to be replaced."""
+        local = os.path.join(self._directory(directory), name)
+        self._check_name_free(local, name, replace)
         return local
+
+    def _check_name_free(self, local: str, name: str, replace: bool) -> None:
+        """FileExistsError if ``local`` exists and is not to be replaced;
+        IsADirectoryError if it is to be replaced but is a directory as clients see it
+        (a link to a directory inside the root included)."""
+        try:
+            info = os.lstat(local)
+        except FileNotFoundError:
+            return
+        if not replace:
+            raise FileExistsError(f"already exists: {name}")
+        is_directory = stat.S_ISDIR(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.path.realpath(local)
+            is_directory = _is_inside(target, self.root) and os.path.isdir(target)
+        if is_directory:
+            raise IsADirectoryError(f"a directory cannot be replaced: {name}")
 
     # -- listing ------------------------------------------------------------
 
@@ -444,19 +600,29 @@ class LocalStorage(Storage):
         except FileNotFoundError:
             pass  # nothing was ever staged
 
+    can_replace = True
+    can_move = True
+    can_copy = True
+
     def begin_upload(
-        self, directory: RemotePath, name: str, file_size: int, resume: bool, sync: bool
+        self,
+        directory: RemotePath,
+        name: str,
+        file_size: int,
+        resume: bool,
+        sync: bool,
+        replace: bool = False,
     ) -> UploadTarget:
-        final_path = self._new_entry(directory, name)
+        final_path = self._new_entry(directory, name, replace)
         os.makedirs(self._uploads, exist_ok=True)
         key = self._staging_key(directory, name)
         staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
         # One staged upload per destination: data staged for another size is stale.
         self._discard_staged(key, keep=staging_path)
-        upload = _LocalUpload(staging_path, final_path, resume, sync)
+        upload = _LocalUpload(staging_path, final_path, resume, sync, replace)
         if upload.offset > file_size:
             upload.abandon(keep_for_resume=False)
-            upload = _LocalUpload(staging_path, final_path, False, sync)
+            upload = _LocalUpload(staging_path, final_path, False, sync, replace)
         return upload
 
     stores_concurrently = True
@@ -468,6 +634,7 @@ class LocalStorage(Storage):
         data: memoryview,
         modification_time_ns: int,
         sync: bool,
+        replace: bool = False,
     ) -> None:
         """Write the file unnamed in its directory and link it in place (whole_files.py):
         one directory entry instead of three (staging name, link, unlink), no contention
@@ -475,10 +642,14 @@ class LocalStorage(Storage):
         only resolves paths and works on its own descriptors. Falls back to the staging
         area where unnamed files are not available.
         """
-        parent = os.path.dirname(self._new_entry(directory, name))
+        parent = os.path.dirname(self._new_entry(directory, name, replace))
         self._discard_staged(self._staging_key(directory, name))
-        if not write_whole_file(parent, name, data, modification_time_ns, sync):
-            super().store_file(directory, name, data, modification_time_ns, sync)
+        try:
+            written = write_whole_file(parent, name, data, modification_time_ns, sync, replace)
+        except IsADirectoryError:
+            raise FileExistsError(name) from None  # a directory took the name meanwhile
+        if not written:
+            super().store_file(directory, name, data, modification_time_ns, sync, replace)
 
     def file_info(self, path: RemotePath) -> FileInfo:
         real = self._resolve(path)
@@ -490,6 +661,111 @@ class LocalStorage(Storage):
 
     def open_file(self, path: RemotePath) -> FileReader:
         return _LocalReader(self._resolve(path))
+
+    def _open_regular(self, path: RemotePath) -> tuple[int, os.stat_result]:
+        """A descriptor of a regular file and its status; IsADirectoryError otherwise."""
+        fd = os.open(self._resolve(path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise IsADirectoryError(f"not a regular file: /{'/'.join(path)}")
+        return fd, info
+
+    def file_digest(self, path: RemotePath, algorithm: int) -> DigestResult:
+        """Hash the file from the one descriptor whose status is reported, into one
+        reused buffer: what is digested is what the size and time describe."""
+        fd, info = self._open_regular(path)
+        try:
+            hasher = new_hasher(algorithm)
+            size = _hash_descriptor(fd, hasher)
+        finally:
+            os.close(fd)
+        return DigestResult(hasher.digest(), size, info.st_mtime_ns)
+
+    # -- moving and copying -------------------------------------------------
+
+    def _existing_entry(self, path: RemotePath) -> str:
+        """The local path of an existing entry itself (a link, not its target), as
+        removal names it: FileNotFoundError if it does not exist for clients."""
+        try:
+            local = os.path.join(self._directory(path[:-1]), path[-1])
+        except NotADirectoryError:
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}") from None
+        if not os.path.lexists(local):
+            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+        if os.path.islink(local):
+            target = os.path.realpath(local)
+            if (
+                not os.path.exists(target)
+                or not _is_inside(target, self.root)
+                or _is_inside(target, self._staging)
+            ):
+                raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+        return local
+
+    def move(self, source: RemotePath, directory: RemotePath, name: str, replace: bool) -> None:
+        if not source:
+            raise PermissionError("the root directory cannot be moved")
+        source_local = self._existing_entry(source)
+        parent = self._directory(directory)
+        destination = os.path.join(parent, name)
+        source_is_directory = os.path.isdir(source_local) and not os.path.islink(source_local)
+        if source_is_directory and _is_inside(parent, source_local):
+            raise InvalidDestinationError("a directory cannot be moved into itself")
+        if destination == source_local:
+            if not replace:
+                raise FileExistsError(f"already exists: {name}")
+            return  # onto itself: nothing to do
+        self._check_name_free(destination, name, replace)
+        if not replace:
+            rename_without_replacing(source_local, destination)
+            return
+        if source_is_directory and os.path.lexists(destination):
+            raise FileExistsError(f"a directory replaces nothing: {name}")
+        os.rename(source_local, destination)
+
+    def copy_file(
+        self, source: RemotePath, directory: RemotePath, name: str, replace: bool, sync: bool
+    ) -> None:
+        """Copy in the kernel (a reflink where the file system shares blocks, else
+        copy_file_range) into an unnamed file, placed like a small upload."""
+        fd, info = self._open_regular(source)
+        try:
+            destination = self._new_entry(directory, name, replace)
+
+            def fill(out: int) -> None:
+                _copy_descriptor(fd, out, info.st_size)
+
+            try:
+                placed = fill_whole_file(
+                    os.path.dirname(destination), name, fill, info.st_mtime_ns, sync, replace
+                )
+            except IsADirectoryError:
+                raise FileExistsError(name) from None  # a directory took the name meanwhile
+            if not placed:
+                self._copy_through_staging(fd, info, destination, replace, sync)
+        finally:
+            os.close(fd)
+
+    def _copy_through_staging(
+        self, fd: int, info: os.stat_result, destination: str, replace: bool, sync: bool
+    ) -> None:
+        """Where unnamed files are not available: a staging file, placed as uploads are."""
+        os.makedirs(self._uploads, exist_ok=True)
+        staging_path = os.path.join(self._uploads, f"copy-{secrets.token_hex(8)}.part")
+        target = _LocalUpload(staging_path, destination, False, sync, replace)
+        try:
+            offset = 0
+            while offset < info.st_size:
+                block = os.pread(fd, min(STREAM_BLOCK_BYTES, info.st_size - offset), offset)
+                if not block:
+                    break
+                target.write(memoryview(block))
+                offset += len(block)
+            target.commit(info.st_mtime_ns)
+        except BaseException:
+            target.abandon(keep_for_resume=False)
+            raise
 
     # -- removal ------------------------------------------------------------
 
