@@ -32,6 +32,7 @@ SECTION_TITLES = {
     "4.4": "File name validity",
     "4.5.1": "Path syntax",
     "4.5.2": "Resolution and the jail",
+    "4.5.5": "Conflict modes: refusing or replacing an existing name",
     "4.6": "LIST_FILES",
     "4.7": "CREATE_FILE",
     "4.8": "MAKE_DIRECTORY",
@@ -43,12 +44,16 @@ SECTION_TITLES = {
     "4.11.2": "CONTINUE_REMOVAL",
     "4.12": "CANCEL_TRANSFER",
     "4.13": "The transition table: illegal requests and random sequences",
+    "4.14": "MOVE_FILE",
+    "4.15": "COPY_FILE",
+    "4.16": "FILE_DIGEST",
     "6.2": "Pipelining: order",
     "6.5": "Pipelining: errors",
     "7.1": "Resuming transfers",
     "7.2": "Digests",
     "7.3": "Compression",
     "8": "Versioning and evolution",
+    "8.5": "Optional features",
 }
 
 

@@ -18,6 +18,7 @@ import zmq
 from remofile.conformance import messages
 from remofile.conformance.expect import CaseFailure, CaseSkip, accepted
 from remofile.conformance.session import Session
+from remofile.conformance.spec import feature_name
 from remofile.conformance.transcript import Transcript
 from remofile.conformance.wire import Connection
 from remofile.v1 import remofile_pb2 as pb
@@ -191,6 +192,19 @@ class CaseContext:
 
     def skip(self, reason: str) -> NoReturn:
         raise CaseSkip(reason)
+
+    def has_feature(self, feature: int) -> bool:
+        """Whether the server announces ``feature`` in SessionOpened.features (8.5)."""
+        return feature in self.server_limits().features
+
+    def require_feature(self, *features: int) -> None:
+        """Skip the case unless the server announces every one of ``features`` (8.5):
+        a client must not use what is not announced, and a server of protocol 1.0
+        announces nothing."""
+        missing = [feature for feature in features if not self.has_feature(feature)]
+        if missing:
+            names = ", ".join(feature_name(feature) for feature in missing)
+            self.skip(f"the server does not announce {names} (8.5)")
 
     # -- the end of a case ---------------------------------------------------------------
 

@@ -50,6 +50,8 @@ def upload_file(
     resume: bool = False,
     compression: int = pb.COMPRESSION_NONE,
     digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
+    conflict_mode: int = pb.CONFLICT_MODE_UNSPECIFIED,
+    modification_time_ns: int = 0,
 ) -> pb.Request:
     return pb.Request(
         upload_file=pb.UploadFile(
@@ -60,6 +62,8 @@ def upload_file(
             resume=resume,
             compression=compression,  # type: ignore[arg-type]
             digest_algorithm=digest_algorithm,  # type: ignore[arg-type]
+            conflict_mode=conflict_mode,  # type: ignore[arg-type]
+            modification_time_ns=modification_time_ns,
         )
     )
 
@@ -110,6 +114,38 @@ def remove_file(path: str) -> pb.Request:
 
 def continue_removal() -> pb.Request:
     return pb.Request(continue_removal=pb.ContinueRemoval())
+
+
+def move_file(
+    source: str, directory: str, name: str, conflict_mode: int = pb.CONFLICT_MODE_UNSPECIFIED
+) -> pb.Request:
+    return pb.Request(
+        move_file=pb.MoveFile(
+            source=source,
+            directory=directory,
+            name=name,
+            conflict_mode=conflict_mode,  # type: ignore[arg-type]
+        )
+    )
+
+
+def copy_file(
+    source: str, directory: str, name: str, conflict_mode: int = pb.CONFLICT_MODE_UNSPECIFIED
+) -> pb.Request:
+    return pb.Request(
+        copy_file=pb.CopyFile(
+            source=source,
+            directory=directory,
+            name=name,
+            conflict_mode=conflict_mode,  # type: ignore[arg-type]
+        )
+    )
+
+
+def file_digest(path: str, algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED) -> pb.Request:
+    return pb.Request(
+        file_digest=pb.FileDigest(path=path, algorithm=algorithm)  # type: ignore[arg-type]
+    )
 
 
 def kind_of(request: pb.Request) -> str:

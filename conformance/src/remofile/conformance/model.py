@@ -54,6 +54,15 @@ class TreeModel:
         for key in [key for key in self.nodes if key == path or key.startswith(path + "/")]:
             del self.nodes[key]
 
+    def move(self, source: str, destination: str) -> None:
+        """Rename an entry and, for a directory, everything beneath it (4.14); whatever
+        ``destination`` named is replaced."""
+        if source == destination:
+            return
+        self.remove(destination)
+        for key in [key for key in self.nodes if key == source or key.startswith(source + "/")]:
+            self.nodes[destination + key[len(source) :]] = self.nodes.pop(key)
+
     def exists(self, path: str) -> bool:
         return path == "" or path in self.nodes
 

@@ -23,6 +23,7 @@ from remofile.conformance.expect import (
     accepted,
     all_of,
     bad_request,
+    refused,
 )
 from remofile.conformance.model import TreeModel, join, listing_check
 from remofile.conformance.session import Session
@@ -182,9 +183,16 @@ class Fixture:
         )
         self.model.add_directory(relative)
 
-    def upload(self, relative: str, content: bytes) -> None:
+    def upload(self, relative: str, content: bytes, modification_time_ns: int = 0) -> None:
         parent, _, name = relative.rpartition("/")
-        upload = Upload(self.session, self.remote(parent), name, content, self.chunk_size)
+        upload = Upload(
+            self.session,
+            self.remote(parent),
+            name,
+            content,
+            self.chunk_size,
+            modification_time_ns=modification_time_ns,
+        )
         upload.start(step=f"set-up: upload {relative}")
         upload.finish(step=f"set-up: upload {relative}")
         self.model.add_file(relative, content)
@@ -252,6 +260,10 @@ class Upload:
     chunk_size: int
     compression: int = pb.COMPRESSION_NONE
     digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED
+    #: What to do if the name is taken (4.5.5): refuse unless REPLACE.
+    conflict_mode: int = pb.CONFLICT_MODE_UNSPECIFIED
+    #: The modification time to give the file; 0 leaves the time of the upload.
+    modification_time_ns: int = 0
     #: The next offset to send; set by :meth:`start` from TransferAccepted.
     offset: int = 0
     done: bool = False
@@ -273,6 +285,8 @@ class Upload:
             resume,
             self.compression,
             self.digest_algorithm,
+            self.conflict_mode,
+            self.modification_time_ns,
         )
 
     def start(self, step: str = "start an upload", resume: bool = False, staged: int = 0) -> Reply:
@@ -643,16 +657,131 @@ def discard_staged(session: Session, upload: Upload) -> None:
     session.quietly(messages.cancel_transfer(), "clean-up: cancel it, discarding its staged data")
 
 
-def check_listing(fixture: Fixture, step: str, relative: str = "") -> None:
+def check_listing(fixture: Fixture, step: str, relative: str = "", recursive: bool = False) -> None:
     """The fixture's directory lists exactly what the model holds."""
-    expected = fixture.model.listing(relative)
+    expected = fixture.model.listing(relative, recursive)
     fixture.session.call(
-        fixture.listing_request(relative),
+        fixture.listing_request(relative, recursive),
         [
             accepted(
                 "FILES_LISTED",
                 listing_check(expected),
                 f"exactly {[entry.name for entry in expected]}",
+            )
+        ],
+        step,
+    )
+
+
+def check_tree(fixture: Fixture, step: str) -> None:
+    """The whole tree below the fixture is what the model holds: a recursive listing
+    with the right names, kinds and sizes, and every non-empty file downloaded whole."""
+    check_listing(fixture, f"{step}: the recursive listing", recursive=True)
+    for relative in sorted(fixture.model.nodes):
+        if fixture.model.is_file(relative) and fixture.model.content(relative):
+            check_content(fixture, relative, f"{step}: {relative} holds its bytes")
+
+
+def check_content(fixture: Fixture, relative: str, step: str, content: bytes | None = None) -> None:
+    """Download a file of the fixture and compare it with ``content`` (the model's by
+    default), byte for byte and by its digest."""
+    expected = fixture.model.content(relative) if content is None else content
+    download = Download(fixture.session, fixture.remote(relative), expected, fixture.chunk_size)
+    download.start(f"{step}: download it")
+    download.finish(f"{step}: download it")
+
+
+def check_gone(session: Session, path: str, step: str) -> None:
+    """Nothing exists at ``path`` any more: listing it is FILE_NOT_FOUND (4.6)."""
+    session.call(messages.list_files(path), [refused("FILE_NOT_FOUND", "nothing there")], step)
+
+
+def listed(session: Session, directory: str, step: str) -> dict[str, pb.FileEntry]:
+    """Every entry below ``directory`` (recursively), by its relative name."""
+    reply = session.call(
+        messages.list_files(directory, recursive=True), [accepted("FILES_LISTED")], step
+    )
+    return {entry.name: entry for entry in reply.response.file_list.entries}
+
+
+def modification_times_check(
+    expected: dict[str, int], what: str = "the modification time was kept"
+) -> ReplyCheck:
+    """A FILES_LISTED check: the entries named in ``expected`` have these times."""
+
+    def check(reply: Reply) -> str | None:
+        times = {
+            entry.name: entry.modification_time_ns for entry in reply.response.file_list.entries
+        }
+        for name, time_ns in expected.items():
+            if times.get(name) != time_ns:
+                return f"{name} has modification_time_ns {times.get(name)}, not {time_ns}: {what}"
+        return None
+
+    return check
+
+
+def check_times(fixture: Fixture, expected: dict[str, int], step: str, what: str) -> None:
+    """The listing of the fixture shows these modification times (relative names)."""
+    fixture.session.call(
+        fixture.listing_request(recursive=True),
+        [accepted("FILES_LISTED", modification_times_check(expected, what), what)],
+        step,
+    )
+
+
+def file_digest_check(
+    content: bytes,
+    algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
+    modification_time_ns: int | None = None,
+) -> ReplyCheck:
+    """FileDigestResult holds the digest of the whole file with the algorithm asked (never
+    UNSPECIFIED), and the size and time of the file digested (4.16)."""
+    algorithm = effective_algorithm(algorithm)
+    name = algorithm_name(algorithm)
+    hasher = new_hasher(algorithm)
+    hasher.update(content)
+    expected = hasher.digest()
+
+    def check(reply: Reply) -> str | None:
+        result = reply.response.file_digest_result
+        if result.digest.algorithm != algorithm:
+            return (
+                f"file_digest_result.digest.algorithm is {result.digest.algorithm}, "
+                f"expected {name} (4.16)"
+            )
+        if result.digest.value != expected:
+            return f"the digest is not the {name} of the file's {len(content)} bytes (4.16)"
+        if result.file_size != len(content):
+            return f"file_digest_result.file_size is {result.file_size}, expected {len(content)}"
+        if modification_time_ns is not None and result.modification_time_ns != modification_time_ns:
+            return (
+                f"file_digest_result.modification_time_ns is {result.modification_time_ns}, "
+                f"the listing says {modification_time_ns}"
+            )
+        if result.modification_time_ns <= 0:
+            return "file_digest_result.modification_time_ns is not set"
+        return None
+
+    return check
+
+
+def check_digest(
+    session: Session,
+    path: str,
+    content: bytes,
+    step: str,
+    algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
+    modification_time_ns: int | None = None,
+) -> Reply:
+    """FILE_DIGEST of ``path`` is the digest of ``content`` (4.16)."""
+    return session.call(
+        messages.file_digest(path, algorithm),
+        [
+            accepted(
+                "FILE_DIGESTED",
+                file_digest_check(content, algorithm, modification_time_ns),
+                f"the {algorithm_name(effective_algorithm(algorithm))} of {len(content)} bytes",
             )
         ],
         step,

@@ -70,6 +70,7 @@ PAYLOAD_OF_REASON: Mapping[pb.Reason.ValueType, str] = {
     pb.REASON_TRANSFER_COMPLETED: "chunk",
     pb.REASON_REMOVAL_STARTED: "removal",
     pb.REASON_ENTRIES_REMOVED: "removal",
+    pb.REASON_FILE_DIGESTED: "file_digest_result",
 }
 
 #: Reasons whose payload is optional, and which one it is (4.1.4).
@@ -79,6 +80,14 @@ OPTIONAL_PAYLOAD_OF_REASON: Mapping[pb.Reason.ValueType, str] = {
 
 #: Responses to RECEIVE_CHUNK that carry a data frame (2.2.2).
 REASONS_WITH_DATA = frozenset({pb.REASON_CHUNK_SENT, pb.REASON_TRANSFER_COMPLETED})
+
+
+def feature_name(feature: int) -> str:
+    """``FEATURE_MOVE`` for FEATURE_MOVE; the number for a value the enum lacks (8.5)."""
+    try:
+        return pb.Feature.Name(feature)  # type: ignore[arg-type]
+    except ValueError:
+        return f"feature {feature}"
 
 
 def type_name(response_type: int) -> str:

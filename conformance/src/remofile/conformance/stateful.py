@@ -260,6 +260,15 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 RequestKind.CANCEL_TRANSFER: (messages.cancel_transfer(), None),
                 RequestKind.REMOVE_FILE: (messages.remove_file(self.remote("f")), None),
                 RequestKind.CONTINUE_REMOVAL: (messages.continue_removal(), None),
+                RequestKind.MOVE_FILE: (
+                    messages.move_file(self.remote("f"), self.base, "illegal-move"),
+                    None,
+                ),
+                RequestKind.COPY_FILE: (
+                    messages.copy_file(self.remote("f"), self.base, "illegal-copy"),
+                    None,
+                ),
+                RequestKind.FILE_DIGEST: (messages.file_digest(self.remote("f")), None),
             }
             return requests[kind]
 

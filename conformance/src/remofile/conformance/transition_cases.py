@@ -24,10 +24,15 @@ from remofile.conformance.scenarios import (
     Pending,
     Removal,
     Upload,
+    check_digest,
+    check_gone,
     check_listing,
     check_state,
+    check_times,
+    check_tree,
     content_of,
     discard_staged,
+    listed,
     multi_chunk_size,
     reach,
     standard_fixture,
@@ -35,6 +40,7 @@ from remofile.conformance.scenarios import (
 from remofile.conformance.session import Session
 from remofile.conformance.spec import has_reserved_prefix, reason_name
 from remofile.conformance.wire import Reply
+from remofile.core.digests import algorithm_name
 from remofile.core.transitions import ILLEGAL_SECTION, Outcome, RequestKind, Rule, State
 from remofile.v1 import remofile_pb2 as pb
 
@@ -74,8 +80,32 @@ class Row:
         return f"{self.rule.kind.name} in {self.rule.state.name}: {what}"
 
 
+#: The feature a server announces when it has a request of protocol 1.1 (8.5).
+FEATURE_OF_KIND: dict[RequestKind, int] = {
+    RequestKind.MOVE_FILE: pb.FEATURE_MOVE,
+    RequestKind.COPY_FILE: pb.FEATURE_COPY,
+    RequestKind.FILE_DIGEST: pb.FEATURE_FILE_DIGEST,
+}
+
+
+def required_features(rule: Rule, outcome: Outcome) -> tuple[int, ...]:
+    """The features (8.5) a row needs: a request or a mode of protocol 1.1.
+
+    Illegal pairs need none: a server that does not know the request answers it ERROR
+    BAD_REQUEST and changes nothing (2.2.3/3), which is what the row expects anyway.
+    """
+    if rule.section == ILLEGAL_SECTION:
+        return ()
+    if rule.kind in FEATURE_OF_KIND:
+        return (FEATURE_OF_KIND[rule.kind],)
+    if rule.kind is RequestKind.UPLOAD_FILE and outcome.reason == pb.REASON_NOT_A_FILE:
+        return (pb.FEATURE_REPLACE,)
+    return ()
+
+
 def _row(ctx: CaseContext, rule: Rule, outcome: Outcome) -> Row:
     session = ctx.open_session()
+    ctx.require_feature(*required_features(rule, outcome))
     path = ctx.case_directory(session)
     fixture = standard_fixture(session, path, ctx.server_limits())
     return Row(ctx, rule, outcome, session, fixture)
@@ -87,15 +117,24 @@ def _row(ctx: CaseContext, rule: Rule, outcome: Outcome) -> Row:
 Variants = list[tuple[str, pb.Request, bytes | None]]
 
 
-def _refusal(make_variants: Callable[[Row], Variants]) -> Callable[[Row], None]:
-    """A row whose every variant gets the row's outcome and changes nothing."""
+def _refusal(
+    make_variants: Callable[[Row], Variants], whole_tree: bool = False
+) -> Callable[[Row], None]:
+    """A row whose every variant gets the row's outcome and changes nothing.
+
+    :param whole_tree: check every entry below the fixture and every file's bytes, not
+        only the listing of its top (for requests that write where they are told).
+    """
 
     def provoke(row: Row) -> None:
         variants = make_variants(row)
         pending = reach(row.fixture, row.rule.state)
         for what, request, data in variants:
             row.session.call(request, [row.accept], row.step(what), data)
-        check_listing(row.fixture, "the tree is unchanged")
+        if whole_tree:
+            check_tree(row.fixture, "the tree is unchanged")
+        else:
+            check_listing(row.fixture, "the tree is unchanged")
         check_state(row.session, row.outcome.next_state, pending)
 
     return provoke
@@ -185,10 +224,18 @@ def _new_entry_refusals(kind: RequestKind) -> dict[str, Callable[[Row], Variants
         ]
 
     def taken(row: Row) -> Variants:
-        return [
+        variants: Variants = [
             (what, build(row, directory, name), None)
             for what, directory, name in _taken_names(row.fixture)
         ]
+        if kind is RequestKind.UPLOAD_FILE:
+            for mode, label in _REFUSING_MODES[1:]:
+                request = build(row, row.fixture.path, DATA_FILE)
+                request.upload_file.conflict_mode = mode  # type: ignore[assignment]
+                variants.append(
+                    (f"the name of a file, conflict mode {label} (4.5.5)", request, None)
+                )
+        return variants
 
     def bad(row: Row) -> Variants:
         return [(what, build(row, path, "new"), None) for what, path in _bad_paths(row.fixture)]
@@ -200,6 +247,49 @@ def _new_entry_refusals(kind: RequestKind) -> dict[str, Callable[[Row], Variants
         "FILE_ALREADY_EXISTS": taken,
         "BAD_REQUEST": bad,
     }
+
+
+#: Conflict modes that refuse a taken name (4.5.5 rules 1 and 6), with their names.
+_REFUSING_MODES: tuple[tuple[int, str], ...] = (
+    (pb.CONFLICT_MODE_UNSPECIFIED, "UNSPECIFIED"),
+    (pb.CONFLICT_MODE_REFUSE, "REFUSE"),
+    (7, "7, which this version does not define"),
+)
+
+_REPLACE = pb.CONFLICT_MODE_REPLACE
+
+
+def _upload_replaces_directory(row: Row) -> Variants:
+    """UPLOAD_FILE with REPLACE of a name a directory has (4.5.5 rule 2, 4.9.1 check 4)."""
+    fixture, chunk = row.fixture, row.fixture.chunk_size
+    variants: Variants = [
+        (
+            f"REPLACE of the {what}",
+            messages.upload_file(fixture.path, name, 10, chunk, conflict_mode=_REPLACE),
+            None,
+        )
+        for what, name in (
+            ("directory sub, which holds a file", "sub"),
+            ("empty directory", "emptydir"),
+        )
+    ]
+    variants.append(
+        (
+            "REPLACE of a directory, resuming",
+            messages.upload_file(fixture.path, "sub", 10, chunk, True, conflict_mode=_REPLACE),
+            None,
+        )
+    )
+    limit = row.limits.file_size_limit
+    if limit < UINT64_MAX:
+        variants.append(
+            (
+                "REPLACE of a directory by a file over the size limit: the name is checked first",
+                messages.upload_file(fixture.path, "sub", limit + 1, chunk, conflict_mode=_REPLACE),
+                None,
+            )
+        )
+    return variants
 
 
 def _unsupported_compression(limits: pb.SessionOpened) -> int:
@@ -769,6 +859,425 @@ def _removal_finished(row: Row) -> None:
     check_state(row.session, State.IDLE, removal)
 
 
+# -- MOVE_FILE, COPY_FILE, FILE_DIGEST (4.14 to 4.16) ------------------------------------------
+
+#: Builds MOVE_FILE or COPY_FILE: (source, directory, name, conflict mode).
+Placing = Callable[[str, str, str, int], pb.Request]
+
+
+def _placing(kind: RequestKind) -> Placing:
+    return messages.move_file if kind is RequestKind.MOVE_FILE else messages.copy_file
+
+
+def _place_invalid_names(kind: RequestKind) -> Callable[[Row], Variants]:
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        source = row.fixture.remote(DATA_FILE)
+        variants: Variants = [
+            (f"{what} as the new name", build(source, row.fixture.path, name, 0), None)
+            for what, name in INVALID_NAMES
+        ]
+        variants.append(
+            (
+                "'..' as the new name, with REPLACE",
+                build(source, row.fixture.path, "..", _REPLACE),
+                None,
+            )
+        )
+        return variants
+
+    return make
+
+
+def _place_missing(kind: RequestKind) -> Callable[[Row], Variants]:
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        fixture = row.fixture
+        sources = [
+            ("a source that does not exist", fixture.remote("missing")),
+            ("a source whose parent does not exist", fixture.remote("missing/x")),
+            ("a source below a file (4.5.3)", fixture.remote(f"{DATA_FILE}/x")),
+        ]
+        variants: Variants = [
+            (what, build(path, fixture.path, "new", 0), None) for what, path in sources
+        ]
+        variants += [
+            (what, build(fixture.remote(DATA_FILE), path, "new", 0), None)
+            for what, path in _missing_directories(fixture)
+        ]
+        return variants
+
+    return make
+
+
+def _place_not_directory(kind: RequestKind) -> Callable[[Row], Variants]:
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        source = row.fixture.remote("sub/inner.txt")
+        return [
+            (what, build(source, path, "new", mode), None)
+            for what, path in _files_as_directories(row.fixture)
+            for mode in (0, _REPLACE)
+        ]
+
+    return make
+
+
+def _place_taken(kind: RequestKind) -> Callable[[Row], Variants]:
+    """Names taken, and no REPLACE; for MOVE_FILE also a directory with REPLACE (4.14)."""
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        fixture = row.fixture
+        data, path = fixture.remote(DATA_FILE), fixture.path
+        variants: Variants = [
+            (
+                f"a file over a file, conflict mode {label}",
+                build(data, path, "empty.txt", mode),
+                None,
+            )
+            for mode, label in _REFUSING_MODES
+        ]
+        variants += [
+            ("a file over a directory", build(data, path, "sub", 0), None),
+            ("a file over an empty directory", build(data, path, "emptydir", 0), None),
+            ("a file onto its own path", build(data, path, DATA_FILE, 0), None),
+            (
+                "a file over a file in another directory",
+                build(fixture.remote("victim.txt"), fixture.remote("sub"), "inner.txt", 0),
+                None,
+            ),
+        ]
+        if kind is RequestKind.MOVE_FILE:
+            sub, emptydir = fixture.remote("sub"), fixture.remote("emptydir")
+            variants += [
+                ("a directory over a file", build(sub, path, "victim.txt", 0), None),
+                ("a directory over a directory", build(emptydir, path, "sub", 0), None),
+                (
+                    "a directory over a file with REPLACE: a directory replaces nothing",
+                    build(sub, path, "victim.txt", _REPLACE),
+                    None,
+                ),
+                (
+                    "an empty directory over an empty file with REPLACE",
+                    build(emptydir, path, "empty.txt", _REPLACE),
+                    None,
+                ),
+            ]
+        return variants
+
+    return make
+
+
+def _place_over_directory(kind: RequestKind) -> Callable[[Row], Variants]:
+    """REPLACE of a name a directory has (4.5.5 rule 2); for COPY_FILE also sources that
+    are not regular files (4.15 check 4)."""
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        fixture = row.fixture
+        data, path = fixture.remote(DATA_FILE), fixture.path
+        variants: Variants = [
+            ("a file over a directory with REPLACE", build(data, path, "sub", _REPLACE), None),
+            (
+                "a file over an empty directory with REPLACE",
+                build(data, path, "emptydir", _REPLACE),
+                None,
+            ),
+        ]
+        if kind is RequestKind.MOVE_FILE:
+            variants.append(
+                (
+                    "a directory over a directory with REPLACE (4.14 check 6: the taken "
+                    "name's kind is checked before the source's)",
+                    build(fixture.remote("emptydir"), path, "sub", _REPLACE),
+                    None,
+                )
+            )
+        else:
+            variants += [
+                ("a directory as the source", build(fixture.remote("sub"), path, "new", 0), None),
+                (
+                    "an empty directory as the source",
+                    build(fixture.remote("emptydir"), path, "new", 0),
+                    None,
+                ),
+                ("the root as the source", build("/", path, "new", 0), None),
+                (
+                    "a directory to a missing directory: the source is checked first",
+                    build(fixture.remote("sub"), fixture.remote("missing"), "new", 0),
+                    None,
+                ),
+                (
+                    "a directory over a file with REPLACE",
+                    build(fixture.remote("sub"), path, "victim.txt", _REPLACE),
+                    None,
+                ),
+            ]
+        return variants
+
+    return make
+
+
+def _place_bad_paths(kind: RequestKind) -> Callable[[Row], Variants]:
+    build = _placing(kind)
+
+    def make(row: Row) -> Variants:
+        fixture = row.fixture
+        data = fixture.remote(DATA_FILE)
+        variants: Variants = [
+            (f"{what} as the source", build(path, fixture.path, "new", 0), None)
+            for what, path in _bad_paths(fixture)
+        ]
+        variants += [
+            (f"{what} as the directory", build(data, path, "new", 0), None)
+            for what, path in _bad_paths(fixture)
+        ]
+        variants += [
+            (
+                "a source through a reserved name (4.5.1 rule 6)",
+                build("/.remofile-staging/x", fixture.path, "new", 0),
+                None,
+            ),
+            (
+                "a directory through a reserved name",
+                build(data, "/.Remofile-staging", "new", 0),
+                None,
+            ),
+        ]
+        if kind is RequestKind.MOVE_FILE:
+            variants += [
+                (
+                    f"the root written {root!r} as the source",
+                    build(root, fixture.path, "r", 0),
+                    None,
+                )
+                for root in ("/", "//./", "/.")
+            ]
+        return variants
+
+    return make
+
+
+def _invalid_destinations(row: Row) -> Variants:
+    """A directory moved into itself or beneath itself (4.14 check 5)."""
+    fixture = row.fixture
+    fixture.make_directory("sub/deeper")
+    sub = fixture.remote("sub")
+    return [
+        ("a directory into itself", messages.move_file(sub, sub, "x"), None),
+        (
+            "a directory into its child",
+            messages.move_file(sub, fixture.remote("sub/deeper"), "x"),
+            None,
+        ),
+        (
+            "a directory into its child, the path written with '//' and '/./'",
+            messages.move_file(sub, sub + "//./deeper/", "x"),
+            None,
+        ),
+        (
+            "a directory into itself, onto a taken name with REPLACE: checked before the name",
+            messages.move_file(sub, sub, "inner.txt", _REPLACE),
+            None,
+        ),
+        (
+            "the case's directory into a directory beneath it",
+            messages.move_file(fixture.path, fixture.remote("sub/deeper"), "x"),
+            None,
+        ),
+    ]
+
+
+def _moved_origins(origin: dict[str, str], source: str, destination: str) -> dict[str, str]:
+    """Where each entry was at the start, after a move of ``source`` to ``destination``."""
+    if source == destination:
+        return origin
+    moved: dict[str, str] = {}
+    for now, was in origin.items():
+        if now == source or now.startswith(source + "/"):
+            moved[destination + now[len(source) :]] = was
+        elif now != destination and not now.startswith(destination + "/"):
+            moved[now] = was
+    return moved
+
+
+def _moved(row: Row) -> None:
+    """FILE_MOVED: the entry is under its new name only, with its bytes and time (4.14)."""
+    fixture, session = row.fixture, row.session
+    before = listed(session, fixture.path, "read the modification times before the moves")
+    # (what, source, directory, name, conflict mode): each relative to the fixture.
+    moves = (
+        ("rename a file in place", DATA_FILE, "", "renamed.bin", 0),
+        ("move a file into another directory", "renamed.bin", "sub", "moved.bin", 0),
+        ("move an empty file into an empty directory", "empty.txt", "emptydir", "empty.txt", 0),
+        ("move a directory tree into another directory", "sub", "emptydir", "tree", 0),
+        ("move a file with REPLACE to a free name", "victim.txt", "", "victim-2.txt", _REPLACE),
+        (
+            "move a file over another with REPLACE",
+            "emptydir/tree/inner.txt",
+            "emptydir",
+            "empty.txt",
+            _REPLACE,
+        ),
+        (
+            "move a file onto its own path with REPLACE: nothing changes",
+            "emptydir/tree/moved.bin",
+            "emptydir/tree",
+            "moved.bin",
+            _REPLACE,
+        ),
+    )
+    origin = {relative: relative for relative in fixture.model.nodes}
+    for what, source, directory, name, mode in moves:
+        destination = f"{directory}/{name}" if directory else name
+        session.call(
+            messages.move_file(fixture.remote(source), fixture.remote(directory), name, mode),
+            [row.accept],
+            row.step(what),
+        )
+        fixture.model.move(source, destination)
+        origin = _moved_origins(origin, source, destination)
+        if source != destination:
+            check_gone(session, fixture.remote(source), f"{what}: nothing is left at {source}")
+    check_tree(fixture, "every entry is under its new name, with its bytes")
+    files = [relative for relative in fixture.model.nodes if fixture.model.is_file(relative)]
+    check_times(
+        fixture,
+        {now: before[origin[now]].modification_time_ns for now in files},
+        "read the modification times after the moves",
+        "a moved file keeps its modification time (4.14)",
+    )
+    check_state(session, State.IDLE, None)
+
+
+def _copied(row: Row) -> None:
+    """FILE_COPIED: a byte-identical copy with the source's time; the source stays (4.15)."""
+    fixture, session = row.fixture, row.session
+    # (what, source, directory, name, conflict mode): each relative to the fixture.
+    copies = (
+        ("copy a file of 2.5 chunks in its directory", DATA_FILE, "", "copy.bin", 0),
+        ("copy a file into another directory", DATA_FILE, "sub", DATA_FILE, 0),
+        ("copy an empty file", "empty.txt", "emptydir", "empty-copy.txt", 0),
+        (
+            "copy a file with REPLACE to a free name",
+            "sub/inner.txt",
+            "",
+            "inner-copy.txt",
+            _REPLACE,
+        ),
+        ("copy a file over another with REPLACE", "sub/inner.txt", "", "victim.txt", _REPLACE),
+        (
+            "copy a file onto its own path with REPLACE: it stays as it was",
+            DATA_FILE,
+            "",
+            DATA_FILE,
+            _REPLACE,
+        ),
+    )
+    times: dict[str, int] = {}
+    for what, source, directory, name, mode in copies:
+        destination = f"{directory}/{name}" if directory else name
+        source_time = listed(session, fixture.path, f"{what}: read the source's time")[source]
+        session.call(
+            messages.copy_file(fixture.remote(source), fixture.remote(directory), name, mode),
+            [row.accept],
+            row.step(what),
+        )
+        fixture.model.add_file(destination, fixture.model.content(source))
+        times[destination] = times[source] = source_time.modification_time_ns
+    check_tree(fixture, "the copies and their sources hold the sources' bytes")
+    check_times(
+        fixture,
+        times,
+        "read the modification times of the copies",
+        "a copy has its source's modification time, and the source keeps it (4.15)",
+    )
+    check_state(session, State.IDLE, None)
+
+
+def _digested(row: Row) -> None:
+    """FILE_DIGESTED: the digest of the whole file, with its size and time (4.16)."""
+    fixture, session = row.fixture, row.session
+    fixture.upload("one.bin", content_of(fixture.chunk_size, "one.bin"))
+    entries = listed(session, fixture.path, "read the files' modification times")
+    algorithms = [pb.DIGEST_ALGORITHM_UNSPECIFIED, *row.limits.digest_algorithms]
+    for relative in (DATA_FILE, "empty.txt", "one.bin", "sub/inner.txt"):
+        for algorithm in algorithms:
+            label = algorithm_name(algorithm) if algorithm else "UNSPECIFIED"
+            check_digest(
+                session,
+                fixture.remote(relative),
+                fixture.model.content(relative),
+                row.step(f"the digest of {relative} with {label}"),
+                algorithm,
+                entries[relative].modification_time_ns,
+            )
+    check_tree(fixture, "digesting changed nothing")
+    check_state(session, State.IDLE, None)
+
+
+def _digest_missing(row: Row) -> Variants:
+    fixture = row.fixture
+    return [
+        ("a file that does not exist", messages.file_digest(fixture.remote("missing.bin")), None),
+        (
+            "a file whose parent does not exist",
+            messages.file_digest(fixture.remote("missing/x")),
+            None,
+        ),
+        (
+            "a path below a file (4.5.3)",
+            messages.file_digest(fixture.remote(f"{DATA_FILE}/x")),
+            None,
+        ),
+    ]
+
+
+def _digest_not_file(row: Row) -> Variants:
+    fixture = row.fixture
+    return [
+        ("a directory", messages.file_digest(fixture.remote("sub")), None),
+        ("an empty directory", messages.file_digest(fixture.remote("emptydir")), None),
+        ("the root", messages.file_digest("/"), None),
+        (
+            "a directory, with an algorithm the server does not announce: the path comes first",
+            messages.file_digest(fixture.remote("sub"), 99),
+            None,
+        ),
+    ]
+
+
+def _digest_unsupported(row: Row) -> Variants:
+    path = row.fixture.remote(DATA_FILE)
+    variants: Variants = [
+        ("algorithm 99, which version 1 does not define", messages.file_digest(path, 99), None)
+    ]
+    unannounced = _unsupported_digest(row.limits)
+    if unannounced != 99:
+        variants.append(
+            (
+                f"{algorithm_name(unannounced)}, which the server does not announce",
+                messages.file_digest(path, unannounced),
+                None,
+            )
+        )
+    return variants
+
+
+def _digest_bad_path(row: Row) -> Variants:
+    variants: Variants = [
+        (what, messages.file_digest(path), None) for what, path in _bad_paths(row.fixture)
+    ]
+    variants.append(
+        ("a path through a reserved name", messages.file_digest("/.remofile-staging/x"), None)
+    )
+    return variants
+
+
 # -- the table of provokers ------------------------------------------------------------------
 
 Provoker = Callable[[Row], None]
@@ -814,6 +1323,33 @@ def _provokers() -> dict[tuple[RequestKind, str], Provoker]:
     for kind in (RequestKind.CREATE_FILE, RequestKind.MAKE_DIRECTORY, RequestKind.UPLOAD_FILE):
         for reason, variants in _new_entry_refusals(kind).items():
             table[(kind, reason)] = _refusal(variants)
+    table[(RequestKind.UPLOAD_FILE, "NOT_A_FILE")] = _refusal(
+        _upload_replaces_directory, whole_tree=True
+    )
+    for kind in (RequestKind.MOVE_FILE, RequestKind.COPY_FILE):
+        for reason, make in (
+            ("INVALID_FILE_NAME", _place_invalid_names),
+            ("FILE_NOT_FOUND", _place_missing),
+            ("NOT_A_DIRECTORY", _place_not_directory),
+            ("FILE_ALREADY_EXISTS", _place_taken),
+            ("NOT_A_FILE", _place_over_directory),
+            ("BAD_REQUEST", _place_bad_paths),
+        ):
+            table[(kind, reason)] = _refusal(make(kind), whole_tree=True)
+    table.update(
+        {
+            (RequestKind.MOVE_FILE, "FILE_MOVED"): _moved,
+            (RequestKind.MOVE_FILE, "INVALID_DESTINATION"): _refusal(
+                _invalid_destinations, whole_tree=True
+            ),
+            (RequestKind.COPY_FILE, "FILE_COPIED"): _copied,
+            (RequestKind.FILE_DIGEST, "FILE_DIGESTED"): _digested,
+            (RequestKind.FILE_DIGEST, "FILE_NOT_FOUND"): _refusal(_digest_missing, True),
+            (RequestKind.FILE_DIGEST, "NOT_A_FILE"): _refusal(_digest_not_file, True),
+            (RequestKind.FILE_DIGEST, "UNSUPPORTED_FEATURE"): _refusal(_digest_unsupported, True),
+            (RequestKind.FILE_DIGEST, "BAD_REQUEST"): _refusal(_digest_bad_path, True),
+        }
+    )
     return table
 
 
@@ -844,6 +1380,12 @@ def plausible_request(fixture: Fixture, kind: RequestKind) -> tuple[pb.Request, 
         return messages.cancel_transfer(), None
     if kind is RequestKind.REMOVE_FILE:
         return messages.remove_file(fixture.remote("victim.txt")), None
+    if kind is RequestKind.MOVE_FILE:
+        return messages.move_file(fixture.remote("victim.txt"), fixture.path, "moved.txt"), None
+    if kind is RequestKind.COPY_FILE:
+        return messages.copy_file(fixture.remote(DATA_FILE), fixture.path, "copied.bin"), None
+    if kind is RequestKind.FILE_DIGEST:
+        return messages.file_digest(fixture.remote(DATA_FILE)), None
     return messages.continue_removal(), None
 
 
