@@ -8,10 +8,11 @@ from remofile.client.algorithms import (
     upload_files,
 )
 from remofile.client.client import Client
-from remofile.client.session import FileMetadata
+from remofile.client.session import FileDigest, FileMetadata
 
 __all__ = [
     "Client",
+    "FileDigest",
     "FileMetadata",
     "SyncReport",
     "download_files",

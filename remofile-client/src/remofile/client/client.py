@@ -18,12 +18,17 @@ from remofile.client.downloads import DownloadJob, prepare_download, run_downloa
 from remofile.client.errors import exception_for
 from remofile.client.pipeline import Channel, Outgoing, run_pipeline
 from remofile.client.remote_file import RemoteWriter, open_remote
-from remofile.client.session import ChunkCallback, FileMetadata
+from remofile.client.session import ChunkCallback, FileDigest, FileMetadata
 from remofile.client.trees import download_tree_jobs, upload_tree_jobs
 from remofile.client.uploads import UploadJob, prepare_upload, upload_requests
 from remofile.core.credentials import validate_key, validate_token
-from remofile.core.digests import preferred_algorithm
-from remofile.core.exceptions import CorruptedResponse, FileNameError, SourceNotFound
+from remofile.core.digests import algorithm_from_name, algorithm_name, preferred_algorithm
+from remofile.core.exceptions import (
+    CorruptedResponse,
+    FileNameError,
+    SourceNotFound,
+    UnsupportedError,
+)
 from remofile.core.framing import Frame
 from remofile.core.limits import (
     DEFAULT_CHUNK_SIZE_BYTES,
@@ -169,6 +174,20 @@ class Client(Channel):
         """What the server announced when the session opened: limits and capabilities."""
         return self._ensure_session(timeout)
 
+    def _supports(self, feature: pb.Feature.ValueType, timeout: int | None) -> bool:
+        """Whether the server announces ``feature`` (SPEC.md 8.5)."""
+        return feature in self._ensure_session(timeout).features
+
+    def _require(self, feature: pb.Feature.ValueType, timeout: int | None) -> None:
+        """Raise UnsupportedError unless the server announces ``feature`` (SPEC.md 8.5):
+        a request it does not know must not be sent."""
+        if not self._supports(feature, timeout):
+            name = pb.Feature.Name(feature).removeprefix("FEATURE_")
+            raise UnsupportedError(
+                f"the server does not support {name} (it announces no FEATURE_{name}; "
+                "a server of protocol 1.0 has none of replace, move, copy and digest)"
+            )
+
     def _failure(self, kind: str, response: pb.Response) -> Exception:
         if response.type in (pb.RESPONSE_TYPE_REFUSED, pb.RESPONSE_TYPE_ERROR):
             if response.reason == pb.REASON_SESSION_EXPIRED:
@@ -300,6 +319,7 @@ class Client(Channel):
         *,
         resume: bool = False,
         compress: bool = False,
+        replace: bool = False,
     ) -> None:
         """Upload a file to a directory of the remote directory.
 
@@ -308,21 +328,28 @@ class Client(Channel):
         file_name)`` is called with each chunk before it is sent; ``remaining_bytes``
         includes the current chunk. With ``resume``, an upload of the same file that was
         interrupted (not cancelled) continues where it stopped. With ``compress``, chunks
-        travel compressed with zlib.
+        travel compressed with zlib. With ``replace``, a remote file of that name is
+        replaced atomically once the new one is complete: until then it stays whole, and
+        an interrupted replacing upload leaves it as it was (and can be resumed).
 
         :raises ValueError: if the destination is not absolute or the chunk size invalid.
         :raises SourceNotFound: if the source does not exist or is not a file.
         :raises DestinationNotFound: if the destination does not exist or is not a directory.
-        :raises FileExistsError: if the name is taken in the destination.
+        :raises FileExistsError: if the name is taken in the destination (and not to be
+            replaced).
+        :raises IsADirectoryError: if ``replace`` is set and the name is a directory.
         :raises FileNameError: if the name is not valid.
         :raises FileSizeError: if the file is over the server's file size limit.
         :raises ChunkSizeError: if the chunk size is outside the server's range.
+        :raises UnsupportedError: if ``replace`` is set and the server cannot replace.
         :raises TimeoutError: if a response took longer than ``timeout`` milliseconds.
         """
         local, remote, final_name = prepare_upload(
             source, destination, name, chunk_size, want_directory=False
         )
-        jobs = iter([UploadJob(local, remote, final_name)])
+        if replace:
+            self._require(pb.FEATURE_REPLACE, timeout)
+        jobs = iter([UploadJob(local, remote, final_name, replace)])
         self._run(upload_requests(self, jobs, chunk_size, process_chunk, resume, compress), timeout)
 
     def upload_directory(
@@ -336,6 +363,7 @@ class Client(Channel):
         *,
         compress: bool = False,
         exclude: Callable[[str], bool] | None = None,
+        replace: bool = False,
     ) -> None:
         """Upload a whole directory into a directory of the remote directory.
 
@@ -343,13 +371,29 @@ class Client(Channel):
         are pipelined, so a tree does not cost a round trip per file. Symbolic links are
         followed. Raises as :meth:`upload_file`, with SourceNotFound if the source is
         not a directory. ``exclude(relative_path)`` returning True leaves that file or
-        directory (a path relative to the source, with ``/`` separators) out.
+        directory (a path relative to the source, with ``/`` separators) out. With
+        ``replace``, the tree is merged into a remote directory of that name: existing
+        sub-directories are kept and files replace those of their names atomically.
         """
         local, remote, final_name = prepare_upload(
             source, destination, name, chunk_size, want_directory=True
         )
-        jobs = upload_tree_jobs(local, remote, final_name, exclude)
+        merge_into: set[str] | None = None
+        if replace:
+            self._require(pb.FEATURE_REPLACE, timeout)
+            merge_into = self._remote_directories((*remote, final_name), timeout)
+        jobs = upload_tree_jobs(local, remote, final_name, exclude, merge_into)
         self._run(upload_requests(self, jobs, chunk_size, process_chunk, False, compress), timeout)
+
+    def _remote_directories(self, top: tuple[str, ...], timeout: int | None) -> set[str]:
+        """The directories of the remote tree ``top`` relative to it ("" for ``top``
+        itself); empty if there is no such directory (a file there is left for the
+        upload to refuse)."""
+        try:
+            entries = self.list_entries(join_remote_path(top), timeout, recursive=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        return {""} | {entry.name for entry in entries if entry.is_directory}
 
     # -- downloading (SPEC 4.10) ------------------------------------------------
 
@@ -364,6 +408,7 @@ class Client(Channel):
         *,
         resume: bool = False,
         compress: bool = False,
+        replace: bool = False,
     ) -> None:
         """Download a file of the remote directory into a local directory.
 
@@ -371,18 +416,23 @@ class Client(Channel):
         digest and only then moved to its name, which keeps the server's modification
         time. A failed download leaves nothing behind, unless ``resume`` is set: then
         the partial file is kept and a later call with ``resume`` continues from it.
+        With ``replace``, a local file of that name is replaced in one rename once the
+        new one is complete and verified; until then it stays as it was.
 
         :raises ValueError: if the source is not an absolute path or the chunk size invalid.
         :raises SourceNotFound: if the source does not exist or is not a file.
         :raises DestinationNotFound: if the destination is not an existing directory.
-        :raises FileExistsError: if the name is taken in the destination.
+        :raises FileExistsError: if the name is taken in the destination (and not to be
+            replaced).
+        :raises IsADirectoryError: if ``replace`` is set and the name is a directory.
         :raises FileNameError: if the name is not valid.
         :raises DigestMismatchError: if the data received does not match the file.
         :raises TimeoutError: if a response took longer than ``timeout`` milliseconds.
         """
-        remote, local, final_name = prepare_download(source, destination, name, chunk_size)
-        jobs: Iterator[DownloadJob | str] = iter([DownloadJob(remote, local, final_name)])
-        run_downloads(self, jobs, chunk_size, process_chunk, resume, compress, timeout)
+        remote, local, final_name = prepare_download(source, destination, name, chunk_size, replace)
+        job = DownloadJob(remote, local, final_name, replace=replace)
+        jobs: Iterator[DownloadJob | str] = iter([job])
+        run_downloads(self, jobs, chunk_size, process_chunk, resume, compress, timeout, replace)
 
     def download_directory(
         self,
@@ -395,21 +445,25 @@ class Client(Channel):
         *,
         compress: bool = False,
         exclude: Callable[[str], bool] | None = None,
+        replace: bool = False,
     ) -> None:
         """Download a whole remote directory into a local directory.
 
         One recursive listing gives every file and its size, so the requests of all
         files are pipelined. Raises as :meth:`download_file`, with SourceNotFound if
         the source is not a directory. ``exclude(relative_path)`` returning True leaves
-        that file or directory out.
+        that file or directory out. With ``replace``, the tree is merged into a local
+        directory of that name, files replacing those of their names atomically.
         """
-        remote, local, final_name = prepare_download(source, destination, name, chunk_size)
+        remote, local, final_name = prepare_download(source, destination, name, chunk_size, replace)
         try:
             entries = self.list_entries(join_remote_path(remote), timeout, recursive=True)
         except (FileNotFoundError, NotADirectoryError) as error:
             raise SourceNotFound(f"source is not a remote directory: {source}") from error
-        jobs = download_tree_jobs(remote, os.path.join(local, final_name), entries, exclude)
-        run_downloads(self, jobs, chunk_size, process_chunk, False, compress, timeout)
+        jobs = download_tree_jobs(
+            remote, os.path.join(local, final_name), entries, exclude, replace
+        )
+        run_downloads(self, jobs, chunk_size, process_chunk, False, compress, timeout, replace)
 
     # -- removing (SPEC 4.11) -------------------------------------------------
 
@@ -450,6 +504,114 @@ class Client(Channel):
             self._abandon()
             raise
 
+    # -- moving, copying and digesting (SPEC 4.14 to 4.16) ------------------------
+
+    def _placement(
+        self, source: str | os.PathLike[str], destination: str | os.PathLike[str], name: str | None
+    ) -> tuple[str, str, str]:
+        """``(source, directory, name)`` of a move or a copy, checked before any request."""
+        components = split_remote_path(source)
+        if not components:
+            raise ValueError("the root directory cannot be moved or copied")
+        directory = normalize_remote_path(destination)
+        final_name = components[-1] if name is None else name
+        if not is_file_name_valid(final_name):
+            raise FileNameError(f"invalid file name: {final_name!r}")
+        return join_remote_path(components), directory, final_name
+
+    def move_file(
+        self,
+        source: str | os.PathLike[str],
+        destination: str | os.PathLike[str],
+        name: str | None = None,
+        replace: bool = False,
+        timeout: int | None = None,
+    ) -> None:
+        """Move a file or a directory of the remote directory into the directory
+        ``destination``, under its own name or ``name``: a rename when ``destination``
+        is its own directory. The move is atomic, and a directory moves with everything
+        it holds. With ``replace``, a file of that name is replaced in the same step.
+
+        :raises ValueError: if a path is not absolute, or the source is the root.
+        :raises FileNotFoundError: if the source or the destination does not exist.
+        :raises NotADirectoryError: if the destination is not a directory.
+        :raises FileExistsError: if the name is taken (and not to be replaced, or the
+            source is a directory, which replaces nothing).
+        :raises IsADirectoryError: if ``replace`` is set and the name is a directory.
+        :raises InvalidDestinationError: if a directory would move into itself.
+        :raises FileNameError: if the name is not valid.
+        :raises UnsupportedError: if the server cannot move files.
+        """
+        path, directory, final_name = self._placement(source, destination, name)
+        self._require(pb.FEATURE_MOVE, timeout)
+        request = pb.MoveFile(
+            source=path,
+            directory=directory,
+            name=final_name,
+            conflict_mode=pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_REFUSE,
+        )
+        self._call("move_file", request, timeout, pb.REASON_FILE_MOVED)
+
+    def copy_file(
+        self,
+        source: str | os.PathLike[str],
+        destination: str | os.PathLike[str],
+        name: str | None = None,
+        replace: bool = False,
+        timeout: int | None = None,
+    ) -> None:
+        """Copy a remote file into the directory ``destination``, under its own name or
+        ``name``, on the server: nothing crosses the network. The copy keeps the
+        source's modification time and appears complete or not at all. With
+        ``replace``, a file of that name is replaced atomically.
+
+        :raises IsADirectoryError: if the source is not a file, or ``replace`` is set
+            and the name is a directory.
+        :raises: otherwise as :meth:`move_file`.
+        """
+        path, directory, final_name = self._placement(source, destination, name)
+        self._require(pb.FEATURE_COPY, timeout)
+        request = pb.CopyFile(
+            source=path,
+            directory=directory,
+            name=final_name,
+            conflict_mode=pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_REFUSE,
+        )
+        self._call("copy_file", request, timeout, pb.REASON_FILE_COPIED)
+
+    def file_digest(
+        self,
+        path: str | os.PathLike[str],
+        algorithm: str | None = None,
+        timeout: int | None = None,
+    ) -> FileDigest:
+        """The digest of a remote file, computed by the server without sending the file.
+
+        ``algorithm`` is ``'blake3'`` or ``'sha256'``; by default the fastest one both
+        ends have. Returns a :class:`FileDigest` ``(algorithm, digest, size,
+        modification_time)``; ``digest`` is hexadecimal, as ``sha256sum`` and ``b3sum``
+        print it.
+
+        :raises ValueError: if the path is not absolute or the algorithm unknown.
+        :raises FileNotFoundError: if the file does not exist.
+        :raises IsADirectoryError: if the path is not a file.
+        :raises UnsupportedError: if the server cannot digest files or lacks the algorithm.
+        """
+        normalized = normalize_remote_path(path)
+        self._require(pb.FEATURE_FILE_DIGEST, timeout)
+        chosen = self._digest_algorithm() if algorithm is None else algorithm_from_name(algorithm)
+        request = pb.FileDigest(path=normalized, algorithm=chosen)
+        response = self._call("file_digest", request, timeout, pb.REASON_FILE_DIGESTED)
+        result = response.file_digest_result
+        if result.digest.algorithm != chosen:
+            raise CorruptedResponse("digest computed with another algorithm than asked")
+        return FileDigest(
+            algorithm_name(chosen).lower(),
+            result.digest.value.hex(),
+            result.file_size,
+            result.modification_time_ns / 1e9,
+        )
+
     # -- direct remote file I/O -------------------------------------------------
 
     def open(
@@ -475,4 +637,4 @@ class Client(Channel):
         return open_remote(self, os.fspath(path), mode, chunk_size, timeout)
 
 
-__all__ = ["ChunkCallback", "Client", "FileMetadata", "RemovalCallback"]
+__all__ = ["ChunkCallback", "Client", "FileDigest", "FileMetadata", "RemovalCallback"]

@@ -46,6 +46,8 @@ class DownloadJob:
     name: str
     #: Size from a listing: lets the chunk requests be pipelined without waiting.
     expected_size: int | None = None
+    #: Replace a local file of that name once the download is complete and verified.
+    replace: bool = False
 
 
 def _partial_name(name: str) -> str:
@@ -60,13 +62,15 @@ def _partial_name(name: str) -> str:
     return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()}{PARTIAL_SUFFIX}"
 
 
-def _write_download(final: str, partial: str, data: memoryview, modification_time_ns: int) -> None:
+def _write_download(
+    final: str, partial: str, data: memoryview, modification_time_ns: int, replace: bool
+) -> None:
     """Write a downloaded file that is whole in memory: unnamed until complete where the
     system allows (whole_files.py), else through its partial file. Runs on a writer thread."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(partial)  # left by an earlier download that was kept for a resume
     directory, name = os.path.split(final)
-    if write_whole_file(directory, name, data, modification_time_ns, sync=False):
+    if write_whole_file(directory, name, data, modification_time_ns, False, replace):
         return
     fd = os.open(
         partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644
@@ -78,15 +82,19 @@ def _write_download(final: str, partial: str, data: memoryview, modification_tim
         os.close(fd)
     os.utime(partial, ns=(modification_time_ns, modification_time_ns))
     try:
-        _place(partial, final)
+        _place(partial, final, replace)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
         raise
 
 
-def _place(partial: str, final: str) -> None:
-    """Move a complete download into place without ever replacing an existing file."""
+def _place(partial: str, final: str, replace: bool) -> None:
+    """Move a complete download into place: with ``replace`` in one rename over an
+    existing file, else without ever replacing an existing entry."""
+    if replace:
+        os.replace(partial, final)
+        return
     try:
         os.link(partial, final)
     except FileExistsError:
@@ -118,8 +126,7 @@ class _Download:
     ) -> None:
         self.job = job
         self.final = os.path.join(job.local_directory, job.name)
-        if os.path.lexists(self.final):
-            raise FileExistsError(f"already exists: {self.final}")
+        check_local_name(self.final, job.replace)
         self.partial = os.path.join(job.local_directory, _partial_name(job.name))
         self._chunk_size = chunk_size
         self._process_chunk = process_chunk
@@ -183,7 +190,12 @@ class _Download:
             self._verify(response.chunk.digest)
             self._writer.submit(
                 functools.partial(
-                    _write_download, self.final, self.partial, view, self.modification_time_ns
+                    _write_download,
+                    self.final,
+                    self.partial,
+                    view,
+                    self.modification_time_ns,
+                    self.job.replace,
                 )
             )
             self.completed = True
@@ -216,7 +228,7 @@ class _Download:
         self._fd = -1
         mtime = self.modification_time_ns
         os.utime(self.partial, ns=(mtime, mtime))
-        _place(self.partial, self.final)
+        _place(self.partial, self.final, self.job.replace)
         self.completed = True
 
     def abandon(self) -> None:
@@ -229,11 +241,23 @@ class _Download:
                 os.unlink(self.partial)
 
 
+def check_local_name(path: str, replace: bool) -> None:
+    """FileExistsError if ``path`` exists and is not to be replaced; IsADirectoryError
+    if it is to be replaced but is a directory, which a file never replaces."""
+    if not os.path.lexists(path):
+        return
+    if not replace:
+        raise FileExistsError(f"already exists: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"a directory cannot be replaced by a file: {path}")
+
+
 def prepare_download(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
     name: str | None,
     chunk_size: int,
+    replace: bool = False,
 ) -> tuple[RemotePath, str, str]:
     """Check the arguments of a download before any request: ``(remote, local, name)``."""
     remote = split_remote_path(source)
@@ -247,7 +271,7 @@ def prepare_download(
     final_name = remote[-1] if name is None else name
     if not is_file_name_valid(final_name):
         raise FileNameError(f"invalid file name: {final_name!r}")
-    if os.path.lexists(os.path.join(local, final_name)):
+    if not replace and os.path.lexists(os.path.join(local, final_name)):
         raise FileExistsError(f"already exists: {os.path.join(local, final_name)}")
     return remote, local, final_name
 
@@ -260,14 +284,16 @@ def run_downloads(
     resume: bool,
     compress: bool,
     timeout: int | None,
+    replace: bool = False,
 ) -> None:
-    """Download a series of files (a ``str`` job is a local directory to make first)."""
+    """Download a series of files (a ``str`` job is a local directory to make first,
+    which may exist already when ``replace`` merges into it)."""
     started: list[_Download] = []
     writer = LocalWriter()
     try:
         session._run(
             _download_requests(
-                session, jobs, chunk_size, process_chunk, resume, compress, started, writer
+                session, jobs, chunk_size, process_chunk, resume, compress, replace, started, writer
             ),
             timeout,
         )
@@ -291,13 +317,16 @@ def _download_requests(
     process_chunk: ChunkCallback | None,
     resume: bool,
     compress: bool,
+    replace: bool,
     started: list[_Download],
     writer: LocalWriter,
 ) -> Iterator[Outgoing]:
     """The requests of a series of downloads; each download is added to ``started``."""
     for job in jobs:
         if isinstance(job, str):
-            os.mkdir(job)
+            # A directory job of a merging download (replace) may find it there already.
+            if not (replace and os.path.isdir(job)):
+                os.mkdir(job)
             continue
         download = _Download(
             job,

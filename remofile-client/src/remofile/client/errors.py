@@ -17,6 +17,7 @@ from remofile.core.exceptions import (
     DigestMismatchError,
     FileNameError,
     FileSizeError,
+    InvalidDestinationError,
     ServerBusyError,
     SessionExpiredError,
     SourceNotFound,
@@ -44,6 +45,7 @@ REASON_EXCEPTIONS: Mapping[int, ExceptionFactory] = {
     pb.REASON_UNSUPPORTED_FEATURE: UnsupportedError,
     pb.REASON_BAD_REQUEST: BadRequestError,
     pb.REASON_UNKNOWN_ERROR: UnexpectedError,
+    pb.REASON_INVALID_DESTINATION: InvalidDestinationError,
 }
 
 #: Overrides for the requests that start transfers (the seed's upload/download contract).

@@ -245,7 +245,10 @@ class RemoteWriter(io.BufferedIOBase):
             while block := self._spool.read(1 << 20):
                 staged.write(block)
         try:
-            if not self._exclusive:
+            replace = not self._exclusive
+            if replace and not self._client._supports(pb.FEATURE_REPLACE, self._timeout):
+                # A server of protocol 1.0 cannot replace: remove, then upload.
+                replace = False
                 with contextlib.suppress(FileNotFoundError):
                     self._client.delete_file(self._path, self._timeout)
             self._client.upload_file(
@@ -254,6 +257,7 @@ class RemoteWriter(io.BufferedIOBase):
                 name=self._name,
                 chunk_size=self._chunk_size,
                 timeout=self._timeout,
+                replace=replace,
             )
         finally:
             os.unlink(staged.name)

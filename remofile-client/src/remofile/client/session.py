@@ -31,6 +31,19 @@ class FileMetadata(NamedTuple):
     modification_time: float
 
 
+class FileDigest(NamedTuple):
+    """The digest of a remote file: ``(algorithm, digest, size, modification_time)``.
+
+    ``algorithm`` is ``'blake3'`` or ``'sha256'``, ``digest`` is hexadecimal, ``size``
+    and ``modification_time`` (seconds since the epoch) describe the file digested.
+    """
+
+    algorithm: str
+    digest: str
+    size: int
+    modification_time: float
+
+
 class Session(Protocol):
     """A client with its session: the requests, answers and calls the jobs are made of."""
 
@@ -55,7 +68,12 @@ class Session(Protocol):
         name: str,
         chunk_size: int,
         timeout: int | None,
+        replace: bool,
     ) -> None: ...
+
+    def _supports(self, feature: pb.Feature.ValueType, timeout: int | None) -> bool:
+        """Whether the server announces ``feature`` (SPEC.md 8.5)."""
+        ...
 
     def delete_file(self, path: str | os.PathLike[str], timeout: int | None) -> None: ...
 

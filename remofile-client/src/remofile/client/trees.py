@@ -7,7 +7,7 @@ it goes through one pipeline instead of costing a round trip per file.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from remofile.client.downloads import DownloadJob
 from remofile.client.uploads import UploadJob
@@ -22,11 +22,20 @@ def upload_tree_jobs(
     parent: RemotePath,
     name: str,
     exclude: Callable[[str], bool] | None = None,
+    merge_into: Collection[str] | None = None,
 ) -> Iterator[UploadJob | tuple[RemotePath, str]]:
     """The local directory ``local`` as the remote directory ``name`` in ``parent``:
-    ``(directory, name)`` for a directory to make, an UploadJob for a file."""
+    ``(directory, name)`` for a directory to make, an UploadJob for a file.
+
+    ``merge_into`` holds the directories that exist already at the destination,
+    relative to it ("" for the top): they are not made again, and files replace those
+    of their names (SPEC.md 4.5.5). None makes everything, refusing taken names.
+    """
     top = (*parent, name)
-    yield (parent, name)
+    merging = merge_into is not None
+    existing = merge_into or ()
+    if "" not in existing:
+        yield (parent, name)
     pending: list[tuple[str, RemotePath]] = [(local, top)]
     while pending:
         local_directory, remote_directory = pending.pop()
@@ -39,10 +48,11 @@ def upload_tree_jobs(
             if not is_file_name_valid(entry.name):
                 raise FileNameError(f"invalid file name: {entry.path!r}")
             if entry.is_dir():
-                yield (remote_directory, entry.name)
+                if relative not in existing:
+                    yield (remote_directory, entry.name)
                 pending.append((entry.path, (*remote_directory, entry.name)))
             elif entry.is_file():
-                yield UploadJob(entry.path, remote_directory, entry.name)
+                yield UploadJob(entry.path, remote_directory, entry.name, merging)
 
 
 def download_tree_jobs(
@@ -50,9 +60,11 @@ def download_tree_jobs(
     top: str,
     entries: Iterable[pb.FileEntry],
     exclude: Callable[[str], bool] | None = None,
+    replace: bool = False,
 ) -> Iterator[DownloadJob | str]:
     """The remote directory ``remote``, listed recursively as ``entries``, as the local
-    directory ``top``: a path for a directory to make, a DownloadJob for a file."""
+    directory ``top``: a path for a directory to make, a DownloadJob for a file. With
+    ``replace``, files replace local files of their names."""
     yield top
     excluded: list[str] = []
     for entry in entries:
@@ -69,5 +81,5 @@ def download_tree_jobs(
             yield os.path.join(top, *parts)
         else:
             yield DownloadJob(
-                (*remote, *parts), os.path.join(top, *parts[:-1]), parts[-1], entry.size
+                (*remote, *parts), os.path.join(top, *parts[:-1]), parts[-1], entry.size, replace
             )

@@ -30,6 +30,8 @@ class UploadJob:
     local_path: str
     directory: RemotePath
     name: str
+    #: Replace a file of that name atomically instead of refusing (SPEC.md 4.5.5).
+    replace: bool = False
 
 
 def prepare_upload(
@@ -130,6 +132,7 @@ def _one_upload(
                 compression=compression,
                 modification_time_ns=modification_time_ns,
                 digest_algorithm=digest_algorithm,
+                conflict_mode=pb.CONFLICT_MODE_REPLACE if job.replace else pb.CONFLICT_MODE_REFUSE,
             ),
             on_accepted,
             barrier=resume,

@@ -81,3 +81,15 @@ def algorithm_name(algorithm: int) -> str:
         )
     except ValueError:
         return f"algorithm {algorithm}"
+
+
+def algorithm_from_name(name: str) -> pb.DigestAlgorithm.ValueType:
+    """The algorithm called ``name`` (``'blake3'``, ``'sha256'``, ``'SHA-256'``...).
+
+    :raises ValueError: for a name version 1 does not define.
+    """
+    wanted = name.upper().replace("-", "")
+    for algorithm in (pb.DIGEST_ALGORITHM_SHA256, pb.DIGEST_ALGORITHM_BLAKE3):
+        if algorithm_name(algorithm) == wanted:
+            return algorithm
+    raise ValueError(f"unknown digest algorithm {name!r}: blake3 or sha256")

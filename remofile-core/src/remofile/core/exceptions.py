@@ -87,3 +87,8 @@ class FileSizeError(RemofileException, ValueError):
 class ChunkSizeError(RemofileException, ValueError):
     """The chunk size was refused (REFUSED INCORRECT_CHUNK_SIZE): outside the server's
     chunk size range."""
+
+
+class InvalidDestinationError(RemofileException, ValueError):
+    """The destination of a move lies inside the directory being moved
+    (REFUSED INVALID_DESTINATION)."""
