@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from remofile.conformance import frame_cases, requirement_cases, session_cases, stateful
+from remofile.conformance import (
+    change_cases,
+    frame_cases,
+    requirement_cases,
+    session_cases,
+    stateful,
+)
 from remofile.conformance.case import Case, section_key
 from remofile.conformance.context import UNPROVOKABLE
 from remofile.conformance.spec import reason_name, type_name
@@ -106,6 +112,7 @@ def all_cases() -> list[Case]:
         *session_cases.ORDER.cases,
         *frame_cases.CASES.cases,
         *requirement_cases.CASES.cases,
+        *change_cases.CASES.cases,
         stateful.CASE,
     ]
     return sorted(cases, key=lambda case: section_key(case.section))

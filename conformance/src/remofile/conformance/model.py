@@ -105,6 +105,10 @@ def listed_entries(reply: Reply) -> list[Entry]:
     ]
 
 
+def _describe(entry: Entry) -> str:
+    return "a directory" if entry.is_directory else f"{entry.size} bytes"
+
+
 def listing_problem(reply: Reply, expected: list[Entry], truncated: bool = False) -> str | None:
     """What differs between a FILES_LISTED reply and the entries expected, in order."""
     file_list = reply.response.file_list
@@ -113,11 +117,19 @@ def listing_problem(reply: Reply, expected: list[Entry], truncated: bool = False
         if entry.modification_time_ns <= 0:
             return f"entry {entry.name!r} has no modification time"
     if seen != expected:
-        missing = [entry.name for entry in expected if entry not in seen]
-        extra = [entry.name for entry in seen if entry not in expected]
+        missing = [entry for entry in expected if entry not in seen]
+        extra = [entry for entry in seen if entry not in expected]
         if not missing and not extra:
             return f"the entries are not sorted by name: {[entry.name for entry in seen]}"
-        return f"listing differs from the tree: missing {missing}, unexpected {extra}"
+        if [entry.name for entry in missing] == [entry.name for entry in extra]:
+            differences = [
+                f"{want.name} ({_describe(want)} expected, {_describe(got)} listed)"
+                for want, got in zip(missing, extra, strict=True)
+            ]
+            return f"listing differs from the tree: {', '.join(differences)}"
+        missing_names = [entry.name for entry in missing]
+        extra_names = [entry.name for entry in extra]
+        return f"listing differs from the tree: missing {missing_names}, unexpected {extra_names}"
     if file_list.truncated != truncated:
         return f"truncated is {file_list.truncated}, expected {truncated}"
     return None
