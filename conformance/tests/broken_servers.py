@@ -8,6 +8,7 @@ given here, it fails each of them and names the right case.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 import zmq
 from conformance_serving import RewritingProxy, RunningServer, running_server
 from google.protobuf.message import DecodeError
+from remofile.core.digests import new_hasher
+from remofile.core.paths import RemotePathError, split_remote_path
 from remofile.core.sessions import SessionGate
 from remofile.core.transitions import State
 from remofile.server import EntryInfo, LocalStorage, Server
@@ -94,6 +97,54 @@ class IgnoresDownloadOffset(RequestHandler):
         return super().handle(request, kind_name, data)
 
 
+class DeletesBeforeReplacing(RequestHandler):
+    """Replaces a file by removing it as soon as a replacing upload starts (SPEC 4.5.5
+    rule 3 forbids it: the old file must stay whole until the new one is complete)."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        upload = request.upload_file
+        if kind_name == "upload_file" and upload.conflict_mode == pb.CONFLICT_MODE_REPLACE:
+            try:
+                path = (*split_remote_path(upload.directory), upload.name)
+                self.storage.file_info(path)  # a regular file: remove it now
+                self.storage.remove(path)
+            except (OSError, RemotePathError):
+                pass
+        return super().handle(request, kind_name, data)
+
+
+class MovesOverTakenNames(RequestHandler):
+    """Moves over a taken name although the client did not ask to replace it."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "move_file":
+            request.move_file.conflict_mode = pb.CONFLICT_MODE_REPLACE
+        return super().handle(request, kind_name, data)
+
+
+class MovesByCopying(RequestHandler):
+    """Carries MOVE_FILE out as a copy and answers FILE_MOVED: the source stays."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name != "move_file":
+            return super().handle(request, kind_name, data)
+        move = request.move_file
+        copy = pb.Request(
+            token=request.token,
+            session_id=request.session_id,
+            copy_file=pb.CopyFile(
+                source=move.source,
+                directory=move.directory,
+                name=move.name,
+                conflict_mode=move.conflict_mode,
+            ),
+        )
+        reply = super().handle(copy, "copy_file", data)
+        if reply.response.reason == pb.REASON_FILE_COPIED:
+            reply.response.reason = pb.REASON_FILE_MOVED
+        return reply
+
+
 # -- faults of the session gate -------------------------------------------------------------------
 
 
@@ -152,6 +203,37 @@ class FollowsLinksOut(LocalStorage):
         return real
 
 
+class DigestsOneRead(LocalStorage):
+    """Digests only what one read of 1 MiB returns: right for small files only."""
+
+    def file_digest(self, path: Any, algorithm: int) -> Any:
+        result = super().file_digest(path, algorithm)
+        reader = self.open_file(path)
+        try:
+            first = reader.read(0, min(result.size, 1 << 20))
+        finally:
+            reader.close()
+        hasher = new_hasher(algorithm)
+        hasher.update(first)
+        return dataclasses.replace(result, value=hasher.digest())
+
+
+class CorruptsTheLastByteOfCopies(LocalStorage):
+    """Copies a file with its last byte flipped: same size, same time, other bytes."""
+
+    def copy_file(self, source: Any, directory: Any, name: str, *args: Any, **kwargs: Any) -> None:
+        super().copy_file(source, directory, name, *args, **kwargs)
+        copy = os.path.join(self.root, *directory, name)
+        info = os.stat(copy)
+        if info.st_size:
+            with open(copy, "r+b") as file:
+                file.seek(-1, os.SEEK_END)
+                last = file.read(1)
+                file.seek(-1, os.SEEK_END)
+                file.write(bytes([last[0] ^ 0xFF]))
+            os.utime(copy, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
 class AnswersOversizeMessages(Server):
     """Does not limit the size of messages, so it answers the ones it must drop."""
 
@@ -184,6 +266,59 @@ class _StopsAfterMalformed:
             self.dead = True
             return None
         return frames
+
+
+# -- a server of protocol 1.0 -------------------------------------------------------------------------
+
+#: Request kinds protocol 1.1 added; a server of 1.0 sees a Request without a kind.
+KINDS_OF_1_1 = ("move_file", "copy_file", "file_digest")
+
+
+def _as_1_0_request(frames: list[bytes]) -> list[bytes]:
+    """What a server of protocol 1.0 understands of a request: no kind of 1.1, and no
+    conflict_mode (an unknown field, ignored)."""
+    if len(frames) < 2:
+        return frames
+    request = pb.Request()
+    try:
+        request.ParseFromString(frames[1])
+    except DecodeError:
+        return frames
+    kind = request.WhichOneof("kind")
+    if kind in KINDS_OF_1_1:
+        request.ClearField(kind)  # type: ignore[arg-type]
+    elif kind == "upload_file":
+        request.upload_file.ClearField("conflict_mode")
+    else:
+        return frames
+    return [frames[0], request.SerializeToString(), *frames[2:]]
+
+
+def _as_1_0_reply(frames: list[bytes]) -> list[bytes]:
+    """SessionOpened as a server of protocol 1.0 sends it: without features."""
+    if len(frames) < 2:
+        return frames
+    response = pb.Response()
+    try:
+        response.ParseFromString(frames[1])
+    except DecodeError:
+        return frames
+    if not response.HasField("session_opened"):
+        return frames
+    response.session_opened.ClearField("features")
+    return [frames[0], response.SerializeToString(), *frames[2:]]
+
+
+@contextlib.contextmanager
+def protocol_1_0_server(root: Path) -> Iterator[RunningServer]:
+    """Our server as a server of protocol 1.0 looks to a client: no features announced,
+    the requests of 1.1 malformed (2.2.3/3) and conflict modes ignored (SPEC 8.5)."""
+    with running_server(root) as server:
+        proxy = RewritingProxy(server.endpoint, _as_1_0_request, _as_1_0_reply)
+        try:
+            yield RunningServer(proxy.endpoint, root, server.server)
+        finally:
+            proxy.close()
 
 
 # -- the catalogue of faults --------------------------------------------------------------------------
@@ -275,6 +410,23 @@ FAULTS = (
         _swap(server_class=AnswersOversizeMessages),
     ),
     Fault("silent-on-malformed", ("2.2.3",), "2.2.3/2", _proxied(lambda: _drop_malformed)),
+    Fault(
+        "deletes-before-replacing",
+        ("4.5.5",),
+        "4.5.5/1",
+        _swap(handler_class=DeletesBeforeReplacing),
+    ),
+    Fault("moves-over-taken-names", ("4.14",), "4.14/3", _swap(handler_class=MovesOverTakenNames)),
+    Fault("digests-one-read", ("4.16",), "4.16/1", _swap(storage_factory=DigestsOneRead)),
+    Fault(
+        "corrupts-the-last-byte-of-copies",
+        ("4.15",),
+        "4.15/1",
+        _swap(storage_factory=CorruptsTheLastByteOfCopies),
+    ),
+    Fault(
+        "moves-by-copying", ("4.14",), "4.14/IDLE/MOVE_FILE/1", _swap(handler_class=MovesByCopying)
+    ),
 )
 
 #: A server that stops answering altogether: every case after the culprit fails unrun.

@@ -5,10 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from broken_servers import FAULTS, STOPS_ANSWERING, Fault
+from broken_servers import FAULTS, STOPS_ANSWERING, Fault, protocol_1_0_server
 from conformance_serving import plant_outside_link, run_suite
 from remofile.conformance.report import summary
 from remofile.conformance.results import Status
+
+#: The cases of protocol 1.1 (SPEC 4.5.5, 4.14 to 4.16, 8.5), and illegal pairs of its requests.
+SECTIONS_OF_1_1 = (
+    "4.5.5",
+    "4.9.1/IDLE/UPLOAD_FILE/5",
+    "4.9.1/IDLE/UPLOAD_FILE/11",
+    "4.14",
+    "4.15",
+    "4.16",
+    "8.5",
+    "4.13/UPLOAD/MOVE_FILE",
+    "4.13/DOWNLOAD/COPY_FILE",
+    "4.13/DELETE/FILE_DIGEST",
+)
 
 
 def test_there_are_at_least_eight_distinct_faults() -> None:
@@ -44,3 +58,35 @@ def test_a_server_that_stops_answering_fails_every_case_left(tmp_path: Path) -> 
         for result in later
         if result.failure
     )
+
+
+def test_a_server_of_protocol_1_0_fails_no_case_of_1_1(tmp_path: Path) -> None:
+    """A server that announces no feature is not judged on them: the cases that need one
+    are skipped with the feature named, and the rest (refusing modes, illegal pairs)
+    still hold for it (SPEC 4.5.5 rule 5, 8.5)."""
+    with protocol_1_0_server(tmp_path) as server:
+        report = run_suite(server.target(), SECTIONS_OF_1_1)
+    assert report.setup_error is None
+    assert not report.failed, summary(report)
+    results = {result.case.id: result for result in report.results}
+    for case_id, result in results.items():
+        needs_feature = case_id.startswith(("4.14/", "4.15/", "4.16/")) or case_id in (
+            "4.5.5/1",
+            "4.5.5/3",
+            "4.5.5/4",
+            "4.5.5/5",
+            "4.9.1/IDLE/UPLOAD_FILE/11",
+        )
+        if needs_feature and result.case.body is not None:
+            assert result.status is Status.SKIP, case_id
+            assert result.reason is not None
+            assert "FEATURE_" in result.reason, result.reason
+    for case_id in (
+        "4.5.5/2",
+        "4.9.1/IDLE/UPLOAD_FILE/5",
+        "8.5/1",
+        "4.13/UPLOAD/MOVE_FILE/1",
+        "4.13/DOWNLOAD/COPY_FILE/1",
+        "4.13/DELETE/FILE_DIGEST/1",
+    ):
+        assert results[case_id].status is Status.PASS, case_id
