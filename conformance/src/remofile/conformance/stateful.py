@@ -34,12 +34,14 @@ from remofile.conformance.scenarios import (
     chunk_size_for,
     content_of,
     digest_check,
+    file_digest_check,
     transfer_accepted_check,
 )
 from remofile.conformance.session import Session
 from remofile.conformance.spec import is_valid_file_name, path_components
 from remofile.conformance.transcript import Transcript
 from remofile.conformance.wire import DELIMITER, Reply
+from remofile.core.digests import effective_algorithm
 from remofile.core.transitions import TRANSITIONS, RequestKind, State
 from remofile.v1 import remofile_pb2 as pb
 
@@ -79,6 +81,17 @@ DOWNLOAD_PATHS = (
 
 #: Paths that removals name.
 REMOVE_PATHS = ("a", "b.txt", "d/a", "d/g.txt", "d/e", "d", "f", "missing", "f/x", ".remofile-z")
+
+#: Entries that moves and copies name as their source; "" is the example's own directory.
+SOURCES = ("f", "f", "d/g.txt", "d", "d/e", "a", "b.txt", "missing", "f/x", ".remofile-z", "")
+
+#: Digest algorithms FILE_DIGEST asks for; 99 is one no version defines.
+DIGEST_ALGORITHMS = (
+    pb.DIGEST_ALGORITHM_UNSPECIFIED,
+    pb.DIGEST_ALGORITHM_SHA256,
+    pb.DIGEST_ALGORITHM_BLAKE3,
+    99,
+)
 
 #: Upload sizes, in chunks.
 UPLOAD_CHUNKS = (0.0, 0.5, 1.0, 1.5, 2.5)
@@ -212,16 +225,31 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             what = messages.kind_of(request).upper()
             return self.session.call(request, accept, f"{what} in {self.model.state.name}", data)
 
-        def _new_entry_refusal(self, directory: str, name: str) -> Accept | None:
-            """The refusal a new entry gets, checks in the order of 4.7 and 4.9.1."""
+        def _new_entry_refusal(
+            self, directory: str, name: str, replace: bool = False
+        ) -> Accept | None:
+            """The refusal a new entry gets, checks in the order of 4.7 and 4.9.1; with
+            REPLACE a taken name is refused only if a directory has it (4.5.5)."""
             if not is_valid_file_name(name):
                 return refused("INVALID_FILE_NAME")
             refusal = self.model.directory_refusal(directory)
             if refusal is not None:
                 return refusal
-            if self.model.tree.exists(join(directory, name)):
+            return self._taken_refusal(join(directory, name), replace)
+
+        def _taken_refusal(self, destination: str, replace: bool) -> Accept | None:
+            """The refusal of a taken destination name (4.5.5), or None if it may be used."""
+            tree = self.model.tree
+            if not tree.exists(destination):
+                return None
+            if not replace:
                 return refused("FILE_ALREADY_EXISTS")
+            if tree.is_directory(destination):
+                return refused("NOT_A_FILE")
             return None
+
+        def has(self, feature: int) -> bool:
+            return feature in binding.limits.features
 
         # -- allowed in every state -------------------------------------------------
 
@@ -318,12 +346,17 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             directory=st.sampled_from(DIRECTORIES),
             name=st.sampled_from(NAMES),
             chunks=st.sampled_from(UPLOAD_CHUNKS),
+            replace=st.booleans(),
         )
-        def upload_file(self, directory: str, name: str, chunks: float) -> None:
+        def upload_file(self, directory: str, name: str, chunks: float, replace: bool) -> None:
             chunk = self.model.chunk_size
+            replace = replace and self.has(pb.FEATURE_REPLACE)
+            mode = pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_UNSPECIFIED
             content = content_of(int(chunks * chunk), f"{directory}/{name}/{chunks}")
-            request = messages.upload_file(self.remote(directory), name, len(content), chunk)
-            refusal = self._new_entry_refusal(directory, name)
+            request = messages.upload_file(
+                self.remote(directory), name, len(content), chunk, conflict_mode=mode
+            )
+            refusal = self._new_entry_refusal(directory, name, replace)
             if refusal is not None:
                 self.call(request, [refusal])
                 return
@@ -331,7 +364,9 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             self.call(request, [accepted("TRANSFER_ACCEPTED", check, "offset 0")])
             self.model.state = State.UPLOAD
             self.model.upload = UploadModel(join(directory, name), content)
-            resume = messages.upload_file(self.remote(directory), name, len(content), chunk, True)
+            resume = messages.upload_file(
+                self.remote(directory), name, len(content), chunk, True, conflict_mode=mode
+            )
             self.abandoned.append(resume)
 
         @precondition(in_state(State.IDLE))
@@ -391,6 +426,105 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                 self.call(request, [accepted("REMOVAL_STARTED", started, note)])
                 tree.remove(path)
                 self.model.state = State.DELETE
+
+        def _source_refusal(self, source: str, directory: str, name: str) -> Accept | None:
+            """Checks 1 to 3 of MOVE_FILE and COPY_FILE: paths, name, source (4.14, 4.15)."""
+            if path_components(self.remote(source)) is None:
+                return bad_request("a reserved name in the path (4.5.1)")
+            if path_components(self.remote(directory)) is None:
+                return bad_request("a reserved name in the path (4.5.1)")
+            if not is_valid_file_name(name):
+                return refused("INVALID_FILE_NAME")
+            parent = source.rpartition("/")[0]
+            if not self.model.tree.exists(source) or not self.model.tree.is_directory(parent):
+                return refused("FILE_NOT_FOUND")
+            return None
+
+        @precondition(lambda machine: machine.model.state is State.IDLE)
+        @precondition(lambda machine: machine.has(pb.FEATURE_MOVE))
+        @rule(
+            source=st.sampled_from(SOURCES),
+            directory=st.sampled_from(DIRECTORIES),
+            name=st.sampled_from(NAMES),
+            replace=st.booleans(),
+        )
+        def move_file(self, source: str, directory: str, name: str, replace: bool) -> None:
+            mode = pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_UNSPECIFIED
+            request = messages.move_file(self.remote(source), self.remote(directory), name, mode)
+            tree = self.model.tree
+            destination = join(directory, name)
+            refusal = self._source_refusal(source, directory, name)
+            if refusal is None:
+                refusal = self.model.directory_refusal(directory)
+            inside = directory == source or directory.startswith(source + "/") or not source
+            if refusal is None and tree.is_directory(source) and inside:
+                refusal = refused("INVALID_DESTINATION")
+            if refusal is None and destination == source and replace:
+                if tree.is_directory(source):
+                    # 4.14 check 6 says NOT_A_FILE, its last paragraph says accepted.
+                    self.call(request, [refused("NOT_A_FILE"), accepted("FILE_MOVED")])
+                else:
+                    self.call(request, [accepted("FILE_MOVED")])
+                return
+            if refusal is None:
+                refusal = self._taken_refusal(destination, replace)
+            if (
+                refusal is None
+                and replace
+                and tree.is_directory(source)
+                and tree.exists(destination)
+            ):
+                refusal = refused("FILE_ALREADY_EXISTS")  # a directory replaces nothing
+            if refusal is not None:
+                self.call(request, [refusal])
+                return
+            self.call(request, [accepted("FILE_MOVED")])
+            tree.move(source, destination)
+
+        @precondition(lambda machine: machine.model.state is State.IDLE)
+        @precondition(lambda machine: machine.has(pb.FEATURE_COPY))
+        @rule(
+            source=st.sampled_from(SOURCES),
+            directory=st.sampled_from(DIRECTORIES),
+            name=st.sampled_from(NAMES),
+            replace=st.booleans(),
+        )
+        def copy_file(self, source: str, directory: str, name: str, replace: bool) -> None:
+            mode = pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_UNSPECIFIED
+            request = messages.copy_file(self.remote(source), self.remote(directory), name, mode)
+            tree = self.model.tree
+            destination = join(directory, name)
+            refusal = self._source_refusal(source, directory, name)
+            if refusal is None and not tree.is_file(source):
+                refusal = refused("NOT_A_FILE")
+            if refusal is None:
+                refusal = self.model.directory_refusal(directory)
+            if refusal is None:
+                refusal = self._taken_refusal(destination, replace)
+            if refusal is not None:
+                self.call(request, [refusal])
+                return
+            self.call(request, [accepted("FILE_COPIED")])
+            tree.add_file(destination, tree.content(source))
+
+        @precondition(lambda machine: machine.model.state is State.IDLE)
+        @precondition(lambda machine: machine.has(pb.FEATURE_FILE_DIGEST))
+        @rule(path=st.sampled_from(DOWNLOAD_PATHS), algorithm=st.sampled_from(DIGEST_ALGORITHMS))
+        def file_digest(self, path: str, algorithm: int) -> None:
+            request = messages.file_digest(self.remote(path), algorithm)
+            tree = self.model.tree
+            directory = path.rpartition("/")[0]
+            if path_components(self.remote(path)) is None:
+                self.call(request, [bad_request("a reserved name in the path (4.5.1)")])
+            elif not tree.exists(path) or not tree.is_directory(directory):
+                self.call(request, [refused("FILE_NOT_FOUND")])
+            elif not tree.is_file(path):
+                self.call(request, [refused("NOT_A_FILE")])
+            elif effective_algorithm(algorithm) not in binding.limits.digest_algorithms:
+                self.call(request, [refused("UNSUPPORTED_FEATURE")])
+            else:
+                check = file_digest_check(tree.content(path), algorithm)
+                self.call(request, [accepted("FILE_DIGESTED", check)])
 
         # -- UPLOAD, DOWNLOAD, DELETE -----------------------------------------------------
 
