@@ -9,9 +9,14 @@ from remofile.conformance.case import section_key
 from remofile.conformance.cases import SECTION_TITLES, all_cases, matches, select
 from remofile.conformance.context import UNPROVOKABLE
 from remofile.conformance.session_cases import BODIES
-from remofile.conformance.transition_cases import UNPROVOKABLE_REASONS, has_scenario
+from remofile.conformance.transition_cases import (
+    UNPROVOKABLE_REASONS,
+    has_scenario,
+    required_features,
+)
 from remofile.core.sessions import SESSION_CASES, SessionCase
-from remofile.core.transitions import Rule, all_rules, case_id
+from remofile.core.transitions import ILLEGAL_SECTION, RequestKind, Rule, all_rules, case_id
+from remofile.v1 import remofile_pb2 as pb
 
 CASES = {case.id: case for case in all_cases()}
 
@@ -68,6 +73,10 @@ def test_cases_come_sorted_by_section() -> None:
         ("4.13/UPLOAD", "4.13/UPLOAD/CREATE_FILE/1", "4.13/IDLE/SEND_CHUNK/1"),
         ("3.3/1", "3.3/1", "3.3/2"),
         ("2.2", "2.2.3/1", "2.4/1"),
+        ("4.14", "4.14/IDLE/MOVE_FILE/1", "4.1/1"),
+        ("4.1", "4.1/1", "4.16/IDLE/FILE_DIGEST/1"),
+        ("4.5", "4.5.5/1", "4.15/1"),
+        ("8", "8.5/1", "7.3/1"),
     ],
 )
 def test_sections_select_by_prefix(selector: str, chosen: str, not_chosen: str) -> None:
@@ -77,3 +86,53 @@ def test_sections_select_by_prefix(selector: str, chosen: str, not_chosen: str) 
 
 def test_no_selector_selects_everything() -> None:
     assert len(select(all_cases(), [])) == len(CASES)
+
+
+#: The requirement cases of protocol 1.1, by section (SPEC 4.5.5, 4.14 to 4.16, 8.5).
+CASES_OF_1_1 = {
+    "4.5.5": 5,
+    "4.14": 7,
+    "4.15": 4,
+    "4.16": 4,
+    "8.5": 1,
+}
+
+
+@pytest.mark.parametrize(("section", "count"), CASES_OF_1_1.items())
+def test_the_sections_of_protocol_1_1_have_their_cases(section: str, count: int) -> None:
+    for number in range(1, count + 1):
+        case = CASES[f"{section}/{number}"]
+        assert case.body is not None
+        assert case.section == section
+    assert f"{section}/{count + 1}" not in CASES
+
+
+@pytest.mark.parametrize(
+    ("kind", "feature"),
+    [
+        (RequestKind.MOVE_FILE, pb.FEATURE_MOVE),
+        (RequestKind.COPY_FILE, pb.FEATURE_COPY),
+        (RequestKind.FILE_DIGEST, pb.FEATURE_FILE_DIGEST),
+    ],
+)
+def test_the_rows_of_a_request_of_1_1_need_its_feature(kind: RequestKind, feature: int) -> None:
+    rules = [rule for rule in all_rules() if rule.kind is kind]
+    legal = [rule for rule in rules if rule.section != ILLEGAL_SECTION]
+    assert len(legal) == 1
+    for rule in rules:
+        for index, outcome in enumerate(rule.outcomes, start=1):
+            assert CASES[case_id(rule, index)].body is not None or (
+                outcome.reason in UNPROVOKABLE_REASONS
+            )
+            wanted = () if rule.section == ILLEGAL_SECTION else (feature,)
+            assert required_features(rule, outcome) == wanted
+
+
+def test_only_the_replacing_upload_row_needs_feature_replace() -> None:
+    needing = [
+        case_id(rule, index)
+        for rule in all_rules()
+        for index, outcome in enumerate(rule.outcomes, start=1)
+        if pb.FEATURE_REPLACE in required_features(rule, outcome)
+    ]
+    assert needing == ["4.9.1/IDLE/UPLOAD_FILE/11"]
