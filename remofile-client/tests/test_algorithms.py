@@ -139,15 +139,13 @@ def ancestors(path: str) -> Iterator[str]:
         yield "/".join(parts[:end])
 
 
-def expected_report(
-    before: Flat, after: Flat, rewritten: set[str], *, delete: bool, upload: bool
-) -> SyncReport:
+def expected_report(before: Flat, after: Flat, rewritten: set[str], *, delete: bool) -> SyncReport:
     """The plan a synchronization from ``after`` onto a copy of ``before`` must follow.
 
     Files in ``rewritten`` count as changed even where the other side has a file there.
-    An upload replaces a changed file by removing it first (so it is reported removed);
-    a download swaps the new copy in. A directory that gives way to a file, and a file
-    that gives way to a directory, is removed; so is, with ``delete``, what ``after``
+    A changed file replaces the old copy atomically in both directions: it is reported
+    transferred and replaced, never removed. A directory that gives way to a file, and
+    a file that gives way to a directory, is removed; so is, with ``delete``, what ``after``
     does not have, but never below something already removed.
     """
 
@@ -162,8 +160,7 @@ def expected_report(
             if delete:
                 removed.add(path)
             continue
-        kind_changes = (before[path] is None) != (after[path] is None)
-        if kind_changes or (upload and transfer(path)):
+        if (before[path] is None) != (after[path] is None):
             removed.add(path)
     transferred = [path for path in sorted(after) if transfer(path)]
     report = SyncReport(
@@ -179,6 +176,7 @@ def expected_report(
             if not transfer(path) and before.get(path, None) is not None
         ],
         bytes_transferred=sum(len(after[path] or b"") for path in transferred),
+        replaced=[path for path in transferred if before.get(path) is not None],
     )
     report.removed = sorted(removed)
     return report
@@ -624,7 +622,7 @@ def test_synchronize_download_replaces_a_changed_file_whole(client: Client, layo
     report = synchronize_download(
         client, "/data", layout.local, process_chunk=look_at_local_copy, timeout=T
     )
-    assert report == SyncReport(transferred=["f.bin"], bytes_transferred=11)
+    assert report == SyncReport(transferred=["f.bin"], bytes_transferred=11, replaced=["f.bin"])
     assert seen == [b"old"]  # the old copy stays in place until the new one is whole
     assert read_flat(layout.local) == {"f.bin": b"new content"}
 
@@ -685,7 +683,7 @@ def test_synchronize_upload_makes_a_missing_destination(client: Client, layout: 
     plan = synchronize_upload(client, layout.local, "/made", dry_run=True, timeout=T)
     assert visible_entries(layout.root) == []
     done = synchronize_upload(client, layout.local, "/made", timeout=T)
-    assert done == plan
+    assert done == dataclasses.replace(plan, dry_run=False)
     assert done.transferred == files_of(read_flat(layout.local))
     assert read_flat(layout.root / "made") == read_flat(layout.local)
 
@@ -707,7 +705,7 @@ def test_synchronize_download_makes_a_missing_destination(client: Client, layout
     plan = synchronize_download(client, "/data", layout.local / "made", dry_run=True, timeout=T)
     assert os.listdir(layout.local) == []
     done = synchronize_download(client, "/data", layout.local / "made", timeout=T)
-    assert done == plan
+    assert done == dataclasses.replace(plan, dry_run=False)
     assert read_flat(layout.local / "made") == read_flat(layout.root / "data")
 
 
@@ -789,7 +787,7 @@ def planned_then_done(
     assert (snapshot(source), snapshot(destination)) == before
     assert recorder.calls == []
     done = sync(client, chunk_size=512, process_chunk=recorder, **options)
-    assert done == plan
+    assert done == dataclasses.replace(plan, dry_run=False)
     assert len(recorder.data) == done.bytes_transferred
     return done
 
@@ -810,13 +808,10 @@ def test_synchronization_of_random_trees_converges(
     build(source, first, now - 20 * SECOND_NS)
     build(destination, existing, now - 30 * SECOND_NS)  # older: every file differs
     sync = sync_function(direction, source, destination, layout.root)
-    upload = direction == "upload"
 
     done = planned_then_done(sync, client, source, destination, delete=True, timeout=T)
     assert read_flat(destination) == flatten(first)
-    model = expected_report(
-        flatten(existing), flatten(first), set(flatten(first)), delete=True, upload=upload
-    )
+    model = expected_report(flatten(existing), flatten(first), set(flatten(first)), delete=True)
     assert normalized(done) == model
     assert sync(client, delete=True, timeout=T) == SyncReport(unchanged=files_of(flatten(first)))
 
@@ -826,7 +821,7 @@ def test_synchronization_of_random_trees_converges(
     changed = {path for path, value in flatten(second).items() if flatten(first).get(path) != value}
     done = planned_then_done(sync, client, source, destination, delete=True, timeout=T)
     assert read_flat(destination) == flatten(second)
-    model = expected_report(flatten(first), flatten(second), changed, delete=True, upload=upload)
+    model = expected_report(flatten(first), flatten(second), changed, delete=True)
     assert normalized(done) == model
     assert sync(client, delete=True, timeout=T) == SyncReport(unchanged=files_of(flatten(second)))
 
@@ -852,7 +847,6 @@ def test_synchronization_without_delete_keeps_what_only_the_destination_has(
         flatten(first),
         set(flatten(first)),
         delete=False,
-        upload=direction == "upload",
     )
     assert normalized(done) == model
     result, wanted, had = read_flat(destination), flatten(first), flatten(existing)

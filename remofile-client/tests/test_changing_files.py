@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from blake3 import blake3
 from client_harness import Layout, RunningServer, serve_in_thread, tree, write_random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from remofile.client import Client, FileDigest
+from remofile.client import (
+    Client,
+    FileDigest,
+    download_files,
+    synchronize_download,
+    synchronize_upload,
+    upload_files,
+)
 from remofile.core import (
     DestinationNotFound,
     FileNameError,
@@ -259,3 +267,130 @@ def test_destination_must_exist_for_moves_and_copies(client: Client, layout: Lay
         client.copy_file("/f", "/nowhere", timeout=T)
     with pytest.raises(DestinationNotFound):
         client.upload_file(layout.root / "f", "/nowhere", timeout=T, replace=True)
+
+
+# -- upload_files / download_files with existing names ----------------------------------------
+
+
+def _project(top: Path) -> None:
+    (top / "dir" / "sub").mkdir(parents=True)
+    (top / "a.txt").write_bytes(b"local a")
+    (top / "dir" / "b.txt").write_bytes(b"local b")
+    (top / "dir" / "sub" / "c.txt").write_bytes(b"local c")
+
+
+def test_upload_files_stops_replaces_or_skips_existing_names(
+    client: Client, layout: Layout
+) -> None:
+    _project(layout.local)
+    (layout.root / "dir").mkdir()
+    (layout.root / "a.txt").write_bytes(b"remote a")
+    (layout.root / "dir" / "b.txt").write_bytes(b"remote b")
+    with pytest.raises(FileExistsError, match=r"a\.txt"):
+        upload_files(client, "a.txt", "/", layout.local, timeout=T)
+    with pytest.raises(ValueError, match="exclude each other"):
+        upload_files(client, "*", "/", layout.local, replace=True, ignore_existing=True)
+    skipped: list[str] = []
+    uploaded = upload_files(
+        client,
+        "*",
+        "/",
+        layout.local,
+        recursive=True,
+        ignore_existing=True,
+        process_skipped=skipped.append,
+        timeout=T,
+    )
+    assert sorted(skipped) == [
+        str(layout.local / "a.txt"),
+        str(layout.local / "dir" / "b.txt"),
+    ]
+    assert uploaded == [str(layout.local / "dir")]
+    assert (layout.root / "a.txt").read_bytes() == b"remote a"
+    assert (layout.root / "dir" / "b.txt").read_bytes() == b"remote b"
+    assert (layout.root / "dir" / "sub" / "c.txt").read_bytes() == b"local c"
+    upload_files(client, "*", "/", layout.local, recursive=True, replace=True, timeout=T)
+    visible = {path: kind for path, kind in tree(layout.root).items() if ".remofile-" not in path}
+    assert visible == tree(layout.local)
+
+
+def test_download_files_stops_replaces_or_skips_existing_names(
+    client: Client, layout: Layout
+) -> None:
+    _project(layout.root)
+    (layout.local / "dir").mkdir()
+    (layout.local / "a.txt").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=r"a\.txt"):
+        download_files(client, "a.txt", layout.local, timeout=T)
+    skipped: list[str] = []
+    download_files(
+        client,
+        "*",
+        layout.local,
+        recursive=True,
+        ignore_existing=True,
+        process_skipped=skipped.append,
+        timeout=T,
+    )
+    assert skipped == ["/a.txt"]
+    assert (layout.local / "a.txt").read_bytes() == b"mine"
+    assert (layout.local / "dir" / "sub" / "c.txt").read_bytes() == b"local c"
+    download_files(client, "*", layout.local, recursive=True, replace=True, timeout=T)
+    assert (layout.local / "a.txt").read_bytes() == b"local a"
+
+
+# -- synchronization replaces, and compares by checksum when asked ----------------------------
+
+
+def test_sync_upload_replaces_changed_files_and_an_interrupted_run_loses_nothing(
+    client: Client, layout: Layout
+) -> None:
+    write_random(layout.local / "big.bin", 200_000, seed=8)
+    synchronize_upload(client, layout.local, "/mirror", timeout=T)
+    old = (layout.root / "mirror" / "big.bin").read_bytes()
+    new = write_random(layout.local / "big.bin", 300_000, seed=9)
+
+    class Stop(Exception):
+        pass
+
+    def stop_halfway(chunk: bytes, remaining: int, size: int, name: str) -> None:
+        if remaining < size // 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        synchronize_upload(
+            client, layout.local, "/mirror", chunk_size=CHUNK, process_chunk=stop_halfway, timeout=T
+        )
+    assert (layout.root / "mirror" / "big.bin").read_bytes() == old
+    report = synchronize_upload(client, layout.local, "/mirror", timeout=T)
+    assert (layout.root / "mirror" / "big.bin").read_bytes() == new
+    assert (report.transferred, report.replaced, report.removed) == (["big.bin"], ["big.bin"], [])
+
+
+@pytest.mark.parametrize("direction", ["upload", "download"])
+def test_checksum_compares_contents_not_times(
+    client: Client, layout: Layout, direction: str
+) -> None:
+    (layout.root / "mirror").mkdir()
+    remote, local = layout.root / "mirror", layout.local
+    for name, remote_content, local_content in (
+        ("same-content-other-time", b"same", b"same"),
+        ("other-content-same-time", b"AAAA", b"BBBB"),
+    ):
+        (remote / name).write_bytes(remote_content)
+        (local / name).write_bytes(local_content)
+    os.utime(remote / "same-content-other-time", ns=(10**18, 10**18))
+    os.utime(local / "same-content-other-time", ns=(2 * 10**18, 2 * 10**18))
+    for side in (remote, local):
+        os.utime(side / "other-content-same-time", ns=(10**18, 10**18))
+    sync = synchronize_upload if direction == "upload" else synchronize_download
+    source, destination = (local, "/mirror") if direction == "upload" else ("/mirror", local)
+    by_time = sync(client, source, destination, dry_run=True, timeout=T)  # type: ignore[arg-type]
+    assert by_time.transferred == ["same-content-other-time"]
+    by_content = sync(client, source, destination, checksum=True, timeout=T)  # type: ignore[arg-type]
+    assert by_content.transferred == ["other-content-same-time"]
+    assert by_content.replaced == ["other-content-same-time"]
+    assert by_content.unchanged == ["same-content-other-time"]
+    assert (remote / "other-content-same-time").read_bytes() == (
+        local / "other-content-same-time"
+    ).read_bytes()

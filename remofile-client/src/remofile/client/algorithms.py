@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import hashlib
 import os
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from remofile.client.client import Client
 from remofile.client.session import ChunkCallback
+from remofile.core.digests import algorithm_from_name, new_hasher
 from remofile.core.exceptions import DestinationNotFound, SourceNotFound
-from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES, MAX_NAME_BYTES
+from remofile.core.limits import DEFAULT_CHUNK_SIZE_BYTES
 from remofile.core.paths import join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
 
 #: Characters that make a path a glob pattern.
 GLOB_CHARACTERS = frozenset("*?[")
 
-#: Suffix of the hidden file a changed file is downloaded to by synchronize_download.
-SYNC_SUFFIX = ".remofile-sync"
+#: ``process_skipped(path)``: a file left alone because its name exists at the destination.
+SkipCallback = Callable[[str], Any]
+
+#: Bytes read at a time when a local file is hashed for a checksum comparison.
+HASH_BLOCK_BYTES = 1 << 20
 
 
 def _is_pattern(text: str) -> bool:
@@ -68,8 +72,11 @@ def _ancestors(relative: str) -> list[str]:
 class SyncReport:
     """What a synchronization did (or would do, with ``dry_run``): relative paths.
 
-    ``skipped`` lists files left untransferred because the destination has a directory
-    in their place that holds excluded entries, which a synchronization never removes.
+    ``transferred`` lists every file sent; those of them that replaced an older copy
+    (atomically: the old copy stayed whole until the new one took its name) are also
+    in ``replaced``. ``removed`` lists only what was removed for good. ``skipped``
+    lists files left untransferred because the destination has a directory in their
+    place that holds excluded entries, which a synchronization never removes.
     """
 
     created_directories: list[str] = field(default_factory=list)
@@ -78,6 +85,31 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     bytes_transferred: int = 0
     skipped: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    #: Nothing was changed: the report says what a real run would do.
+    dry_run: bool = False
+
+
+def _check_existing_choice(replace: bool, ignore_existing: bool) -> None:
+    if replace and ignore_existing:
+        raise ValueError("replace and ignore_existing exclude each other")
+
+
+def _skipping(
+    existing: Callable[[str], bool], skipped: list[str], excluded: Callable[[str], bool]
+) -> Callable[[str], bool]:
+    """An exclude predicate that also leaves out (and records) the paths ``existing``
+    says are taken at the destination."""
+
+    def exclude(relative: str) -> bool:
+        if excluded(relative):
+            return True
+        if existing(relative):
+            skipped.append(relative)
+            return True
+        return False
+
+    return exclude
 
 
 def upload_files(
@@ -93,6 +125,9 @@ def upload_files(
     timeout: int | None = None,
     compress: bool = False,
     resume: bool = False,
+    replace: bool = False,
+    ignore_existing: bool = False,
+    process_skipped: SkipCallback | None = None,
 ) -> list[str]:
     """Upload one file, a directory or the files a glob pattern names.
 
@@ -102,10 +137,19 @@ def upload_files(
     relative to ``relative_directory``, to leave out. ``compress`` and ``resume`` are
     passed on to each transfer (``resume`` to single files only).
 
+    A name that exists at the destination stops the upload with FileExistsError
+    naming it, as ``cp`` does, unless ``replace`` is set (the remote file is replaced
+    atomically and directories merge, as ``cp -r`` into an existing directory) or
+    ``ignore_existing`` (the file is left alone and ``process_skipped(local_path)`` is
+    called, as rsync's ``--ignore-existing``).
+
     :returns: the local paths that were uploaded (files and directories).
     :raises SourceNotFound: if nothing matches the source.
     :raises DestinationNotFound: if the destination is not a remote directory.
+    :raises FileExistsError: if a name is taken and neither choice was made.
+    :raises ValueError: if both ``replace`` and ``ignore_existing`` are set.
     """
+    _check_existing_choice(replace, ignore_existing)
     base = os.path.abspath(os.fspath(relative_directory or os.getcwd()))
     if not os.path.isdir(base):
         raise SourceNotFound(f"relative directory is not a directory: {base}")
@@ -117,24 +161,46 @@ def upload_files(
     if not matches:
         raise SourceNotFound(f"no file matches {pattern!r} in {base}")
     excluded = _excluder(exclude_files)
+    remote_top = split_remote_path(destination)
+    taken: dict[str, pb.FileEntry] | None = None
+    if ignore_existing:
+        try:
+            taken = {entry.name: entry for entry in client.list_entries(destination, timeout)}
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise DestinationNotFound(f"not a remote directory: {destination}") from error
     uploaded: list[str] = []
     for match in matches:
         relative = os.path.relpath(os.path.join(base, match), base).replace(os.sep, "/")
         if excluded(relative):
             continue
         local = os.path.join(base, match)
+        name = os.path.basename(local.rstrip(os.sep))
+        existing = None if taken is None else taken.get(name)
         if os.path.isdir(local):
             if not recursive:
                 continue
+            exclude = _below(relative, excluded)
+            skipped: list[str] = []
+            if existing is not None:
+                remote_files = _remote_files(client, (*remote_top, name), timeout)
+                exclude = _skipping(remote_files.__contains__, skipped, exclude)
             client.upload_directory(
                 local,
                 destination,
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
-                exclude=_below(relative, excluded),
+                exclude=exclude,
                 compress=compress,
+                replace=replace or existing is not None,
             )
+            if process_skipped is not None:
+                for inner in skipped:
+                    process_skipped(os.path.join(local, *inner.split("/")))
+        elif existing is not None:
+            if process_skipped is not None:
+                process_skipped(local)
+            continue
         else:
             client.upload_file(
                 local,
@@ -144,9 +210,25 @@ def upload_files(
                 timeout=timeout,
                 resume=resume,
                 compress=compress,
+                replace=replace,
             )
         uploaded.append(local)
     return uploaded
+
+
+def _local_file_checker(top: str) -> Callable[[str], bool]:
+    """Whether a path relative to the local directory ``top`` is a file there."""
+    return lambda relative: os.path.isfile(os.path.join(top, *relative.split("/")))
+
+
+def _remote_files(client: Client, top: tuple[str, ...], timeout: int | None) -> set[str]:
+    """The files (not directories) of a remote tree, relative to it; empty if it is
+    not a directory."""
+    try:
+        entries = client.list_entries(join_remote_path(top), timeout, recursive=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {entry.name for entry in entries if not entry.is_directory}
 
 
 def download_files(
@@ -162,6 +244,9 @@ def download_files(
     timeout: int | None = None,
     compress: bool = False,
     resume: bool = False,
+    replace: bool = False,
+    ignore_existing: bool = False,
+    process_skipped: SkipCallback | None = None,
 ) -> list[str]:
     """Download one file, a directory or the files a glob pattern names.
 
@@ -169,11 +254,16 @@ def download_files(
     default), or absolute; its last component may be a glob pattern (``logs/*.txt``).
     Directories are downloaded only when ``recursive`` is set. ``exclude_files`` holds
     patterns of remote paths, relative to ``relative_directory``, to leave out.
+    Existing local names are handled as :func:`upload_files` does with remote ones
+    (``process_skipped`` gets remote paths).
 
     :returns: the remote paths that were downloaded.
     :raises SourceNotFound: if nothing matches the source.
     :raises DestinationNotFound: if the destination is not a local directory.
+    :raises FileExistsError: if a name is taken and neither choice was made.
+    :raises ValueError: if both ``replace`` and ``ignore_existing`` are set.
     """
+    _check_existing_choice(replace, ignore_existing)
     if not os.path.isdir(os.fspath(destination)):
         raise DestinationNotFound(f"destination is not a directory: {os.fspath(destination)}")
     text = os.fspath(source)
@@ -201,18 +291,32 @@ def download_files(
         if excluded(relative):
             continue
         remote = join_remote_path((*parent, entry.name))
+        local = os.path.join(os.fspath(destination), entry.name)
+        exists = ignore_existing and os.path.lexists(local)
         if entry.is_directory:
             if not recursive:
                 continue
+            exclude = _below(relative, excluded)
+            skipped: list[str] = []
+            if exists:
+                exclude = _skipping(_local_file_checker(local), skipped, exclude)
             client.download_directory(
                 remote,
                 destination,
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
-                exclude=_below(relative, excluded),
+                exclude=exclude,
                 compress=compress,
+                replace=replace or exists,
             )
+            if process_skipped is not None:
+                for inner in skipped:
+                    process_skipped(f"{remote}/{inner}")
+        elif exists:
+            if process_skipped is not None:
+                process_skipped(remote)
+            continue
         else:
             client.download_file(
                 remote,
@@ -222,6 +326,7 @@ def download_files(
                 timeout=timeout,
                 resume=resume,
                 compress=compress,
+                replace=replace,
             )
         downloaded.append(remote)
     return downloaded
@@ -292,6 +397,25 @@ def _is_same_copy(local: os.stat_result, remote: pb.FileEntry) -> bool:
     )
 
 
+def _local_digest(path: str, algorithm: str) -> str:
+    """The hexadecimal digest of a local file with the algorithm called ``algorithm``."""
+    hasher = new_hasher(algorithm_from_name(algorithm))
+    buffer = bytearray(HASH_BLOCK_BYTES)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as stream:
+        while read := stream.readinto(buffer):
+            hasher.update(view[:read])
+    return hasher.digest().hex()
+
+
+def _same_content(client: Client, remote_path: str, local_path: str, timeout: int | None) -> bool:
+    """Whether a remote file and a local file of the same size hold the same bytes, by
+    the server's digest of its file (FILE_DIGEST) and a local hash of ours: rsync's
+    ``--checksum``, without moving the file."""
+    remote = client.file_digest(remote_path, timeout=timeout)
+    return remote.digest == _local_digest(local_path, remote.algorithm)
+
+
 def _require_local_directory(path: str, error: type[Exception]) -> str:
     local = os.path.abspath(path)
     if not os.path.isdir(local):
@@ -341,14 +465,18 @@ def synchronize_upload(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
+    checksum: bool = False,
 ) -> SyncReport:
     """Make the remote directory ``destination`` match the local directory ``source``.
 
     The destination is created if only its last component is missing. Missing
     directories are created; a file is uploaded when it is missing remotely or differs
     in size or modification time (uploads keep the local modification time, so the
-    next run recognises the copy, in both directions). A changed file is
-    replaced by removing the remote copy and uploading the new one. With ``delete``,
+    next run recognises the copy, in both directions). With ``checksum``, a file of the
+    same size is compared by content instead (the server digests its copy; nothing is
+    downloaded), as rsync's ``-c``. A changed file replaces the remote copy atomically:
+    the old copy stays whole until the new one is complete, so an interrupted run
+    loses nothing, and running it again finishes the job. With ``delete``,
     remote entries that do not exist locally are removed. With ``dry_run``, nothing is
     changed and the report says what would be. Entries matching ``exclude_files`` are
     left alone on both sides, so a remote directory holding some is never removed whole.
@@ -368,7 +496,7 @@ def synchronize_upload(
     remote, holding = (
         _remote_tree(client, remote_top, excluded, timeout) if existed else ({}, set())
     )
-    report = SyncReport()
+    report = SyncReport(dry_run=dry_run)
     removed_prefixes: list[str] = []
 
     def remove_remote(relative: str) -> None:
@@ -393,23 +521,33 @@ def synchronize_upload(
             if not dry_run:
                 client.make_directory(name, remote_parent, timeout)
             continue
-        if existing is not None and _is_up_to_date(existing, info):
+        local_path = os.path.join(local_top, *relative.split("/"))
+        remote_path = join_remote_path(split_remote_path(f"{remote_top}/{relative}"))
+        if existing is not None and (
+            _same_content(client, remote_path, local_path, timeout)
+            if checksum and not existing.is_directory and existing.size == info.st_size
+            else _is_up_to_date(existing, info)
+        ):
             report.unchanged.append(relative)
             continue
         if relative in holding:
             report.skipped.append(relative)
             continue
-        if existing is not None:
-            remove_remote(relative)
+        replacing = existing is not None and not existing.is_directory
+        if existing is not None and existing.is_directory:
+            remove_remote(relative)  # a directory is never replaced by a file
         report.transferred.append(relative)
+        if replacing:
+            report.replaced.append(relative)
         report.bytes_transferred += info.st_size
         if not dry_run:
             client.upload_file(
-                os.path.join(local_top, *relative.split("/")),
+                local_path,
                 remote_parent,
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
+                replace=replacing,
             )
     if delete:
         for relative in sorted(remote):
@@ -418,15 +556,6 @@ def synchronize_upload(
             if relative not in holding:  # else only what it holds, entry by entry
                 remove_remote(relative)
     return report
-
-
-def _swap_name(name: str) -> str:
-    """The hidden name a new copy of ``name`` is downloaded to before it replaces the
-    old one: a valid name however long ``name`` is (a digest of it stands in then)."""
-    temporary = f".{name}{SYNC_SUFFIX}"
-    if len(temporary.encode("utf-8")) <= MAX_NAME_BYTES:
-        return temporary
-    return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()}{SYNC_SUFFIX}"
 
 
 def synchronize_download(
@@ -440,13 +569,17 @@ def synchronize_download(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
+    checksum: bool = False,
 ) -> SyncReport:
     """Make the local directory ``destination`` match the remote directory ``source``.
 
     A file is downloaded when it is missing locally, has another size or another
     modification time (downloads keep the server's modification time, so an unchanged
-    file is recognised the next time). A changed local file is replaced only once the
-    new copy is complete. With ``delete``, local entries absent remotely are removed.
+    file is recognised the next time); with ``checksum``, a file of the same size is
+    compared by content instead (the server's digest against a local hash). A changed
+    local file is replaced in one rename once the new copy is complete and verified,
+    so an interrupted run leaves the old copy. With ``delete``, local entries absent
+    remotely are removed.
     Entries matching ``exclude_files`` are left alone on both sides, so a local
     directory holding some is never removed whole.
 
@@ -462,7 +595,7 @@ def synchronize_download(
         raise SourceNotFound(f"not an existing remote directory: {remote_top}") from error
     local_top, existed = _ensure_local_directory(os.fspath(destination), dry_run)
     local, holding = _local_tree(local_top, excluded) if existed else ({}, set())
-    report = SyncReport()
+    report = SyncReport(dry_run=dry_run)
     removed_prefixes: list[str] = []
 
     def remove_local(relative: str) -> None:
@@ -489,46 +622,33 @@ def synchronize_download(
             if not dry_run:
                 os.mkdir(local_path)
             continue
-        if existing is not None and _is_same_copy(existing, entry):
+        remote_path = join_remote_path(split_remote_path(f"{remote_top}/{relative}"))
+        if existing is not None and (
+            _same_content(client, remote_path, local_path, timeout)
+            if checksum and stat.S_ISREG(existing.st_mode) and existing.st_size == entry.size
+            else _is_same_copy(existing, entry)
+        ):
             report.unchanged.append(relative)
             continue
         if relative in holding:
             report.skipped.append(relative)
             continue
+        replacing = existing is not None and not stat.S_ISDIR(existing.st_mode)
+        if existing is not None and not replacing:
+            remove_local(relative)  # a directory is never replaced by a file
         report.transferred.append(relative)
+        if replacing:
+            report.replaced.append(relative)
         report.bytes_transferred += entry.size
-        if dry_run:
-            # As the real run below: a changed file is swapped, not removed; only a
-            # directory in the way is (with everything in it).
-            if existing is not None and stat.S_ISDIR(existing.st_mode):
-                remove_local(relative)
-            continue
-        parent, _, name = local_path.rpartition(os.sep)
-        remote_path = join_remote_path(split_remote_path(f"{remote_top}/{relative}"))
-        if existing is None:
+        if not dry_run:
             client.download_file(
                 remote_path,
-                parent,
+                os.path.dirname(local_path),
                 chunk_size=chunk_size,
                 process_chunk=process_chunk,
                 timeout=timeout,
+                replace=replacing,
             )
-            continue
-        # Download beside the old copy, then swap: the old file stays until the new is whole.
-        temporary = _swap_name(name)
-        if os.path.lexists(os.path.join(parent, temporary)):
-            os.unlink(os.path.join(parent, temporary))
-        client.download_file(
-            remote_path,
-            parent,
-            name=temporary,
-            chunk_size=chunk_size,
-            process_chunk=process_chunk,
-            timeout=timeout,
-        )
-        if stat.S_ISDIR(existing.st_mode):
-            remove_local(relative)
-        os.replace(os.path.join(parent, temporary), local_path)
     if delete:
         # Parents first: removing a directory removes (and reports) it whole, as uploads do.
         for relative in sorted(local):
