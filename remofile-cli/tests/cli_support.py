@@ -21,6 +21,8 @@ from typing import IO
 
 from click.testing import CliRunner, Result
 from remofile.cli.main import cli
+from remofile.server import LocalStorage, Server
+from remofile.v1 import remofile_pb2 as pb
 
 #: Where the venv installed the two entry points (next to the running interpreter).
 BIN = Path(sys.executable).parent
@@ -309,6 +311,53 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+class PlainStorage(LocalStorage):
+    """A backend that declares none of the optional abilities of protocol 1.1."""
+
+    can_replace = False
+    can_move = False
+    can_copy = False
+
+
+class OldServer(Server):
+    """A server as one of protocol 1.0 looks to a client: it announces no feature (not
+    even FILE_DIGEST) and its storage can neither replace, move nor copy."""
+
+    def __init__(self, root: str | os.PathLike[str], token: str) -> None:
+        super().__init__(root, token, storage_factory=PlainStorage)
+
+    def _session_opened(
+        self, session_id: bytes, features: list[pb.Feature.ValueType]
+    ) -> pb.SessionOpened:
+        return super()._session_opened(session_id, [])
+
+
+@contextlib.contextmanager
+def server_in_thread(server: Server) -> Iterator[dict[str, str]]:
+    """Run ``server`` in a thread on a free 127.0.0.1 port; yields the client settings."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(0, "127.0.0.1")
+        except BaseException as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="remofile-cli-test-server", daemon=True)
+    thread.start()
+    try:
+        assert server.wait_until_ready(SERVER_READY_S), f"server did not start: {errors}"
+        assert server.endpoint is not None
+        port = int(server.endpoint.rpartition(":")[2])
+        yield client_environment(port)
+    finally:
+        with contextlib.suppress(RuntimeError):  # it never started
+            server.terminate()
+        thread.join(SERVER_READY_S)
+        assert not thread.is_alive(), "server thread did not stop"
+    assert not errors, errors
 
 
 def is_gone(pid: int) -> bool:

@@ -23,7 +23,10 @@ def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> lis
     return paths
 
 
-ALL_COMMANDS = [*command_paths(), ["directory"]]
+#: The aliases of commands, which show their command's help.
+ALIASES = {"directory": "folder", "mv": "move", "cp": "copy"}
+
+ALL_COMMANDS = [*command_paths(), *([alias] for alias in ALIASES)]
 
 
 def test_every_command_is_listed() -> None:
@@ -36,6 +39,11 @@ def test_every_command_is_listed() -> None:
         "upload",
         "download",
         "remove",
+        "move",
+        "mv",
+        "copy",
+        "cp",
+        "digest",
         "sync",
         "sync local",
         "sync remote",
@@ -51,7 +59,7 @@ def test_every_command_is_listed() -> None:
 def test_help(path: list[str]) -> None:
     for flag in ("--help", "-h"):
         result = expect(invoke([*path, flag]), 0)
-        shown = ["folder" if name == "directory" else name for name in path]  # the alias
+        shown = [ALIASES.get(name, name) for name in path]
         assert result.stdout.startswith(" ".join(["Usage: remofile", *shown, "[OPTIONS]"]))
         assert result.stderr == ""
         assert "-h, --help" in result.stdout
@@ -76,8 +84,9 @@ def test_every_option_has_help_text() -> None:
                     assert placeholder.lower() not in parameter.help.lower()
 
 
-def test_help_of_the_directory_alias_is_the_folder_help() -> None:
-    assert invoke(["directory", "--help"]).stdout == invoke(["folder", "--help"]).stdout
+@pytest.mark.parametrize(("alias", "command"), ALIASES.items())
+def test_help_of_an_alias_is_its_command_help(alias: str, command: str) -> None:
+    assert invoke([alias, "--help"]).stdout == invoke([command, "--help"]).stdout
 
 
 def test_help_as_a_process() -> None:

@@ -14,6 +14,7 @@ from remofile.core.exceptions import (
     DigestMismatchError,
     FileNameError,
     FileSizeError,
+    InvalidDestinationError,
     ServerBusyError,
     SessionExpiredError,
     SourceNotFound,
@@ -36,7 +37,8 @@ class ExitStatus(enum.IntEnum):
     #: The name is already taken.
     EXISTS = 4
     #: The server refused: busy with another client, a name, size or chunk size it does
-    #: not accept, a feature it does not have, or data that failed verification.
+    #: not accept, a feature it does not have (a server of protocol 1.0), a directory
+    #: moved into itself, or data that failed verification.
     REFUSED = 5
     #: The server refused the token.
     AUTH = 6
@@ -64,6 +66,7 @@ EXIT_STATUS_OF_EXCEPTION: tuple[tuple[type[BaseException], ExitStatus], ...] = (
     (FileSizeError, ExitStatus.REFUSED),
     (ChunkSizeError, ExitStatus.REFUSED),
     (UnsupportedError, ExitStatus.REFUSED),
+    (InvalidDestinationError, ExitStatus.REFUSED),
     (DigestMismatchError, ExitStatus.REFUSED),
     (BadRequestError, ExitStatus.SERVER_ERROR),
     (UnexpectedError, ExitStatus.SERVER_ERROR),

@@ -14,6 +14,7 @@ from remofile.cli.client_commands import (
     sync_group,
     upload_command,
 )
+from remofile.cli.remote_commands import copy_command, digest_command, move_command
 from remofile.cli.server_commands import (
     generate_keys_command,
     generate_token_command,
@@ -24,9 +25,9 @@ from remofile.cli.server_commands import (
 
 
 class AliasedGroup(click.Group):
-    """A group that also answers to the aliases in ALIASES (directory -> folder)."""
+    """A group that also answers to the aliases in ALIASES (directory -> folder...)."""
 
-    ALIASES: ClassVar[dict[str, str]] = {"directory": "folder"}
+    ALIASES: ClassVar[dict[str, str]] = {"directory": "folder", "mv": "move", "cp": "copy"}
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
@@ -43,10 +44,11 @@ class AliasedGroup(click.Group):
 def cli() -> None:
     """Remofile: serve a directory and move files to and from it.
 
-    Client commands (list, file, folder, upload, download, remove, sync) find the server
-    through REMOFILE_HOSTNAME and REMOFILE_PORT (or REMOFILE_SERVER=host:port),
-    REMOFILE_TOKEN, and REMOFILE_PUBLIC_KEY for an encrypting server. Server commands
-    (run, start, stop, generate-token, generate-keys) need no settings.
+    Client commands (list, file, folder, upload, download, remove, move, copy, digest,
+    sync) find the server through REMOFILE_HOSTNAME and REMOFILE_PORT (or
+    REMOFILE_SERVER=host:port), REMOFILE_TOKEN, and REMOFILE_PUBLIC_KEY for an
+    encrypting server. Server commands (run, start, stop, generate-token, generate-keys)
+    need no settings.
     """
 
 
@@ -57,6 +59,9 @@ for command in (
     upload_command,
     download_command,
     remove_command,
+    move_command,
+    copy_command,
+    digest_command,
     sync_group,
     run_command,
     start_command,
