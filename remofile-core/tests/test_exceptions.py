@@ -20,7 +20,15 @@ ALL_EXCEPTIONS = [
     exceptions.DigestMismatchError,
     exceptions.FileSizeError,
     exceptions.ChunkSizeError,
+    exceptions.InvalidDestinationError,
 ]
+
+#: The exceptions for arguments a caller can fix: they are ValueErrors too.
+VALUE_ERRORS = (
+    exceptions.FileSizeError,
+    exceptions.ChunkSizeError,
+    exceptions.InvalidDestinationError,
+)
 
 
 def test_every_exception_of_the_module_is_listed_here() -> None:
@@ -41,8 +49,8 @@ def test_every_exception_derives_from_remofile_exception(cls: type[Exception]) -
     assert issubclass(cls, exceptions.RemofileException)
 
 
-@pytest.mark.parametrize("cls", [exceptions.FileSizeError, exceptions.ChunkSizeError])
-def test_size_errors_are_also_value_errors(cls: type[Exception]) -> None:
+@pytest.mark.parametrize("cls", VALUE_ERRORS)
+def test_argument_errors_are_also_value_errors(cls: type[Exception]) -> None:
     assert issubclass(cls, ValueError)
     with pytest.raises(ValueError, match="too big"):
         raise cls("too big")
@@ -52,7 +60,7 @@ def test_size_errors_are_also_value_errors(cls: type[Exception]) -> None:
 
 @pytest.mark.parametrize(
     "cls",
-    [c for c in ALL_EXCEPTIONS if c not in (exceptions.FileSizeError, exceptions.ChunkSizeError)],
+    [c for c in ALL_EXCEPTIONS if c not in VALUE_ERRORS],
     ids=lambda c: c.__name__,
 )
 def test_other_exceptions_are_not_value_errors(cls: type[Exception]) -> None:

@@ -138,7 +138,8 @@ def _replacement(fixture: Fixture, relative: str, content: bytes) -> Upload:
     "a replacing upload stopped half-way, the old file checked, then resumed and completed",
     "the existing file stays whole and readable under its name until the new content is "
     "complete; a replacing upload resumes like any other (4.5.5 rule 3, 7.1.5)",
-    "data.bin listed and downloaded byte-identical half-way; resumed from an offset above 0; "
+    "data.bin listed and downloaded byte-identical half-way; resumed from at most the bytes "
+    "sent; "
     "then the new content",
 )
 def _atomic_replace(ctx: CaseContext) -> None:
@@ -164,16 +165,8 @@ def _atomic_replace(ctx: CaseContext) -> None:
     check_content(fixture, DATA_FILE, "after the interruption, the old data.bin is whole", old)
     if ctx.has_feature(pb.FEATURE_FILE_DIGEST):
         check_digest(session, fixture.remote(DATA_FILE), old, "the old data.bin's digest")
-    reply = upload.start(
-        "resume the replacing upload (resume and REPLACE)", resume=True, staged=2 * chunk
-    )
-    offset = reply.response.transfer_accepted.offset
-    require(
-        offset > 0,
-        "resume the replacing upload",
-        "TransferAccepted.offset is 0: the staged chunks of the replacing upload were not kept "
-        "(7.1.5: a replacing upload resumes like any other)",
-    )
+    # A server may report fewer staged bytes than it was sent, even none (7.1.4).
+    upload.start("resume the replacing upload (resume and REPLACE)", resume=True, staged=2 * chunk)
     check_listing(fixture, "resumed, data.bin is still the old file")
     upload.finish("send the rest of the replacement")
     fixture.model.add_file(DATA_FILE, new)

@@ -222,7 +222,7 @@ _RULES: tuple[Rule, ...] = (
             "REFUSED",
             "UNSUPPORTED_FEATURE",
             None,
-            "the compression or the digest algorithm is not supported",
+            "the compression, the digest algorithm or replacing is not supported",
         ),
         ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
@@ -326,7 +326,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the destination lies inside the directory being moved",
         ),
-        ("ERROR", "BAD_REQUEST", None, "a path is not absolute, or the source is the root"),
+        ("ERROR", "BAD_REQUEST", None, "a path breaks 4.5.1, or the source is the root"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
     _rule(
@@ -344,7 +344,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the source is not a regular file, or replacing was asked of a directory",
         ),
-        ("ERROR", "BAD_REQUEST", None, "a path is not absolute or holds '..' or NUL"),
+        ("ERROR", "BAD_REQUEST", None, "a path breaks the rules of 4.5.1"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
     _rule(
@@ -355,7 +355,7 @@ _RULES: tuple[Rule, ...] = (
         ("REFUSED", "FILE_NOT_FOUND", None, "the file does not exist"),
         ("REFUSED", "NOT_A_FILE", None, "the path names a directory"),
         ("REFUSED", "UNSUPPORTED_FEATURE", None, "the digest algorithm is not announced"),
-        ("ERROR", "BAD_REQUEST", None, "the path is not absolute or holds '..' or NUL"),
+        ("ERROR", "BAD_REQUEST", None, "the path breaks the rules of 4.5.1"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
 )
