@@ -34,6 +34,15 @@ def test_generated_token_is_22_url_safe_characters() -> None:
     assert validate_token(token) == token
 
 
+def test_generated_tokens_never_start_with_a_dash_and_use_every_character() -> None:
+    """A leading '-' made `remofile run DIR PORT TOKEN` read the token as an option
+    (about 1 token in 64); every other character is still drawn from all 64."""
+    tokens = [generate_token() for _ in range(5000)]
+    assert not [token for token in tokens if token.startswith("-")]
+    assert {token[0] for token in tokens} == URL_SAFE - {"-"}
+    assert set("".join(token[1:] for token in tokens)) == URL_SAFE
+
+
 def test_generated_tokens_are_all_distinct() -> None:
     tokens = [generate_token() for _ in range(1000)]
     assert len(set(tokens)) == 1000

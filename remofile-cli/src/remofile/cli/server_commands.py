@@ -17,9 +17,9 @@ from typing import Any
 import click
 from remofile.cli.common import fail
 from remofile.cli.exit_codes import ExitStatus
-from remofile.cli.settings import PRIVATE_KEY_VARIABLE
+from remofile.cli.settings import PRIVATE_KEY_VARIABLE, TOKEN_VARIABLE
 from remofile.core import generate_keys, generate_token
-from remofile.core.credentials import public_key_of, validate_key, validate_token
+from remofile.core.credentials import is_token_valid, public_key_of, validate_key, validate_token
 from remofile.core.limits import (
     DEFAULT_CHUNK_SIZE_RANGE_BYTES,
     DEFAULT_FILE_SIZE_LIMIT_BYTES,
@@ -36,6 +36,39 @@ STOP_TIMEOUT_S = 15.0
 
 #: The address `run` and `start` listen on by default: this machine only.
 DEFAULT_ADDRESS = "127.0.0.1"
+
+
+class ServerCommand(click.Command):
+    """run and start: a TOKEN argument that starts with '-' is still the token.
+
+    Tokens made by older versions of generate-token start with '-' one time in 64, and
+    click would read one as an option. An argument of the token's form that is not an
+    option of the command (nor a bundle of its one-letter flags) is moved behind '--',
+    where it stays the last positional argument, which TOKEN is.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            flags = {
+                name[1]
+                for parameter in self.params
+                for name in getattr(parameter, "opts", [])
+                if len(name) == 2 and name.startswith("-")
+            }
+            names = {name for parameter in self.params for name in getattr(parameter, "opts", [])}
+            tokens = [
+                argument
+                for argument in args
+                if argument.startswith("-")
+                and not argument.startswith("--")
+                and argument not in names
+                and is_token_valid(argument)
+                and not set(argument[1:]) <= flags
+            ]
+            if len(tokens) == 1:
+                args = [argument for argument in args if argument != tokens[0]]
+                args += ["--", tokens[0]]
+        return super().parse_args(ctx, args)
 
 
 def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,6 +116,12 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-v", "--verbose", count=True, help="Log requests (-v: operations, -vv: every request)."
         ),
+        click.option(
+            "--token-file",
+            type=click.File("r"),
+            help=f"Read the token from this file (or set {TOKEN_VARIABLE}), so that it does "
+            "not show in the process list.",
+        ),
         click.argument("token", required=False),
         click.argument("port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, required=False),
         click.argument("directory", type=click.Path(exists=True, file_okay=False)),
@@ -90,6 +129,19 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in options:
         command = option(command)
     return command
+
+
+def _token_of(argument: str | None, token_file: Any) -> str | None:
+    """The token from the command line, a --token-file or REMOFILE_TOKEN, in that order;
+    None to generate one. Two sources at once are a usage error."""
+    if argument is not None and token_file is not None:
+        fail("give the token as an argument or with --token-file, not both", ExitStatus.USAGE)
+    if token_file is not None:
+        token = str(token_file.read()).strip()
+        if not token:
+            fail(f"the token file {token_file.name} is empty", ExitStatus.USAGE)
+        return token
+    return argument if argument is not None else os.environ.get(TOKEN_VARIABLE) or None
 
 
 def _build_server(
@@ -206,12 +258,13 @@ def _serve(server: Server, port: int, address: str) -> None:
         fail(str(error), ExitStatus.FAILURE)
 
 
-@click.command("run")
+@click.command("run", cls=ServerCommand)
 @_server_options
 def run_command(
     directory: str,
     port: int,
     token: str | None,
+    token_file: Any,
     address: str,
     file_size_limit: int,
     min_chunk_size: int,
@@ -223,14 +276,15 @@ def run_command(
     """Serve DIRECTORY in the foreground until interrupted (Ctrl-C).
 
     DIRECTORY must exist; it is jailed: clients see it as / and nothing outside it.
-    PORT is 6768 by default (0 picks a free one). When no TOKEN is given, one is
-    generated. The command prints the settings a client needs, ready to paste into a
-    shell.
+    PORT is 6768 by default (0 picks a free one). The token comes from TOKEN,
+    --token-file or REMOFILE_TOKEN (the last two keep it out of the process list); when
+    there is none, one is generated. The command prints the settings a client needs,
+    ready to paste into a shell.
     """
     _configure_logging(verbose)
     server, token, generated = _build_server(
         directory,
-        token,
+        _token_of(token, token_file),
         file_size_limit,
         min_chunk_size,
         max_chunk_size,
@@ -287,7 +341,7 @@ def _looks_like_remofile(pid: int) -> bool:
     return b"start" in arguments and not commands.isdisjoint(arguments)
 
 
-@click.command("start")
+@click.command("start", cls=ServerCommand)
 @click.option(
     "--pidfile",
     type=click.Path(dir_okay=False),
@@ -307,6 +361,7 @@ def start_command(
     token: str | None,
     pidfile: str,
     log_file: str | None,
+    token_file: Any,
     address: str,
     file_size_limit: int,
     min_chunk_size: int,
@@ -336,7 +391,7 @@ def start_command(
         os.unlink(pidfile)
     server, token, generated = _build_server(
         directory,
-        token,
+        _token_of(token, token_file),
         file_size_limit,
         min_chunk_size,
         max_chunk_size,

@@ -7,8 +7,12 @@ import secrets
 
 import zmq
 
-#: Random bytes in a generated token: 128 bits, as the protocol requires at least.
-TOKEN_ENTROPY_BYTES = 16
+#: Characters of a generated token: 22 of the 64 URL-safe ones carry 131.98 bits (the
+#: first, never '-', carries log2(63)), more than the 128 the protocol requires.
+TOKEN_LENGTH = 22
+
+#: What generated tokens are made of: the URL-safe base64 alphabet.
+TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 #: What a token may be made of: URL-safe text, so it survives shells and URLs.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_.~-]{8,256}")
@@ -20,10 +24,12 @@ Z85_KEY_PATTERN = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
 def generate_token() -> str:
     """Generate a random token.
 
-    The token is 22 characters of URL-safe text carrying 128 bits from the operating
-    system's cryptographic random source. Give it to the server and to its clients.
+    The token is 22 characters of URL-safe text carrying more than 128 bits from the
+    operating system's cryptographic random source. It never starts with '-', so that no
+    command line takes it for an option. Give it to the server and to its clients.
     """
-    return secrets.token_urlsafe(TOKEN_ENTROPY_BYTES)
+    first = secrets.choice(TOKEN_ALPHABET.replace("-", ""))
+    return first + "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH - 1))
 
 
 def is_token_valid(token: object) -> bool:
