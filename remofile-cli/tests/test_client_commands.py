@@ -466,14 +466,24 @@ def test_sync_local_uploads_only_what_differs(
     dry = expect(
         invoke(["sync", "local", "-n", "--delete", "mine", remote, "--exclude", "*.tmp"], env), 0
     )
-    assert "would transfer a.txt" in dry.stdout.splitlines()
-    assert "would remove extra.txt" in dry.stdout.splitlines()
-    assert "would remove sub/b.txt" in dry.stdout.splitlines()
+    assert dry.stdout.splitlines() == [
+        "would replace a.txt",
+        "would remove extra.txt",
+        "would remove sub/b.txt",
+    ]
+    assert dry.stderr == ("would transfer 1 (1 to replace, 7 bytes), would remove 2, 0 unchanged\n")
     assert tree(on_server(server, remote)) == before
     json_dry = expect(invoke(["sync", "local", "--dry-run", "--json", "mine", remote], env), 0)
-    assert json.loads(json_dry.stdout)["dry_run"] is True
+    reported = json.loads(json_dry.stdout)
+    assert reported["dry_run"] is True
+    assert reported["replaced"] == ["a.txt"]
+    assert reported["transferred"] == ["a.txt", "skip.tmp"]
     assert tree(on_server(server, remote)) == before
-    expect(invoke(["sync", "local", "--delete", "--exclude", "*.tmp", "mine", remote], env), 0)
+    done = expect(
+        invoke(["sync", "local", "--delete", "--exclude", "*.tmp", "mine", remote], env), 0
+    )
+    assert done.stdout.splitlines() == ["replace a.txt", "remove extra.txt", "remove sub/b.txt"]
+    assert done.stderr == "1 transferred (1 replaced, 7 bytes), 2 removed, 0 unchanged\n"
     assert tree(on_server(server, remote)) == {"a.txt": b"changed", "sub": None}
     without_delete = expect(invoke(["sync", "local", "mine", remote], env), 0)
     assert without_delete.stdout == "transfer skip.tmp\n"
@@ -499,8 +509,12 @@ def test_sync_remote_downloads_only_what_differs(
     (top / "a.txt").write_bytes(b"new a")
     before = tree(cwd / "copy")
     dry = expect(invoke(["sync", "remote", "--dry-run", "--delete", "copy", remote], env), 0)
-    assert "would transfer a.txt" in dry.stdout
-    assert "would remove local-only.txt" in dry.stdout
+    assert dry.stdout.splitlines() == [
+        "would replace a.txt",
+        "would transfer c.log",
+        "would remove local-only.txt",
+    ]
+    assert dry.stderr.startswith("would transfer 2 (1 to replace, 6 bytes), would remove 1, ")
     assert tree(cwd / "copy") == before
     expect(invoke(["sync", "remote", "--delete", "copy", remote], env), 0)
     assert tree(cwd / "copy") == {

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 
 import click
-from remofile.cli.common import F, client_options, connected, fail, print_json
+from remofile.cli.common import F, client_options, connected, describe, fail, print_json
 from remofile.cli.exit_codes import ExitStatus
 from remofile.cli.progress import TransferProgress
 from remofile.client import (
@@ -149,6 +150,46 @@ def _local_size(path: str) -> int:
     return total
 
 
+def _existing_options(command: F) -> F:
+    """-f/--force and --ignore-existing: what a transfer does with a name that exists."""
+    command = click.option(
+        "--ignore-existing",
+        is_flag=True,
+        help="Skip files whose name exists at the destination, saying so, like rsync's.",
+    )(command)
+    command = click.option(
+        "-f",
+        "--force",
+        is_flag=True,
+        help="Replace existing files, atomically; directories merge into existing ones.",
+    )(command)
+    return command
+
+
+def _check_existing_choice(force: bool, ignore_existing: bool) -> None:
+    if force and ignore_existing:
+        raise click.UsageError("-f/--force and --ignore-existing exclude each other")
+
+
+@contextlib.contextmanager
+def _taken_name_explained(as_json: bool, where: str = "") -> Iterator[None]:
+    """A name taken at the destination ends the command naming it, and the ways out."""
+    try:
+        yield
+    except FileExistsError as error:
+        hint = "-f replaces it, --ignore-existing skips it"
+        fail(f"{describe(error)}{where} ({hint})", ExitStatus.EXISTS, as_json)
+
+
+def _report_skipped(skipped: list[str], as_json: bool) -> None:
+    """One line per file skipped because its name exists, and how many (--ignore-existing)."""
+    if as_json:
+        return
+    for path in skipped:
+        click.echo(f"skipped (exists): {path}")
+    click.echo(f"{len(skipped)} skipped (exists)", err=True)
+
+
 @click.command("upload")
 @click.argument("paths", nargs=-1, required=True, metavar="[SOURCE]... DESTINATION")
 @click.option("-r", "--recursive", is_flag=True, help="Upload directories and their contents.")
@@ -160,6 +201,7 @@ def _local_size(path: str) -> int:
 )
 @click.option("--resume", is_flag=True, help="Continue interrupted uploads of the same files.")
 @click.option("-z", "--compress", is_flag=True, help="Compress the data on the wire (zlib).")
+@_existing_options
 @client_options
 def upload_command(
     paths: tuple[str, ...],
@@ -167,6 +209,8 @@ def upload_command(
     progress: bool,
     resume: bool,
     compress: bool,
+    force: bool,
+    ignore_existing: bool,
     timeout: int,
     as_json: bool,
 ) -> None:
@@ -177,7 +221,14 @@ def upload_command(
     and the destination is the root. Shell globs expand to several sources. Directories
     are uploaded only with -r; without it they are skipped with a warning and the
     command exits with status 1, as cp does.
+
+    A name that exists in the destination stops the upload (status 4), naming it. With
+    -f the remote file is replaced atomically: it stays whole until the new one is
+    complete. A directory then merges into the remote one of its name. With
+    --ignore-existing each such file is left alone and listed as 'skipped (exists):
+    PATH'.
     """
+    _check_existing_choice(force, ignore_existing)
     if len(paths) > 1 and paths[-1].startswith("/"):
         sources, destination = paths[:-1], paths[-1]
     else:
@@ -190,23 +241,47 @@ def upload_command(
         )
     total = sum(_local_size(source) for source in chosen if os.path.exists(source))
     uploaded: list[str] = []
-    with connected(as_json) as client, TransferProgress(total, progress and not as_json) as bars:
+    existing: list[str] = []
+    with (
+        connected(as_json) as client,
+        TransferProgress(total, progress and not as_json) as bars,
+        _taken_name_explained(as_json, f" in {destination}"),
+    ):
+        taken: set[str] = set()
+        if ignore_existing or (not force and any(os.path.isdir(s) for s in chosen)):
+            taken = set(client.list_files(destination, timeout))
         for source in chosen:
             if os.path.isdir(source):
-                uploaded.extend(
-                    upload_files(
-                        client,
-                        os.path.abspath(source),
-                        destination,
-                        recursive=True,
-                        process_chunk=bars.on_chunk,
-                        timeout=timeout,
-                        compress=compress,
-                    )
+                top = os.path.abspath(source)
+                if not (force or ignore_existing) and os.path.basename(top) in taken:
+                    # Checked here: the client, pipelining a tree's requests, would add
+                    # its new files to the existing directory before it reports the name.
+                    raise FileExistsError(f"already exists: {os.path.basename(top)}")
+
+                def skip(path: str, source: str = source, top: str = top) -> None:
+                    existing.append(os.path.join(source, os.path.relpath(path, top)))
+                    bars.skip(_local_size(path))
+
+                sent = upload_files(
+                    client,
+                    top,
+                    destination,
+                    recursive=True,
+                    process_chunk=bars.on_chunk,
+                    timeout=timeout,
+                    compress=compress,
+                    replace=force,
+                    ignore_existing=ignore_existing,
+                    process_skipped=skip,
                 )
+                uploaded.extend(source if path == top else path for path in sent)
             else:
                 if not os.path.isfile(source):
                     fail(f"no such local file: {source}", ExitStatus.NOT_FOUND, as_json)
+                if ignore_existing and os.path.basename(source) in taken:
+                    existing.append(source)
+                    bars.skip(_local_size(source))
+                    continue
                 client.upload_file(
                     source,
                     destination,
@@ -214,11 +289,20 @@ def upload_command(
                     timeout=timeout,
                     resume=resume,
                     compress=compress,
+                    replace=force,
                 )
                 uploaded.append(source)
+    if ignore_existing:
+        _report_skipped(existing, as_json)
     if as_json:
         print_json(
-            {"destination": destination, "uploaded": uploaded, "skipped": skipped, "bytes": total}
+            {
+                "destination": destination,
+                "uploaded": uploaded,
+                "skipped": skipped,
+                "skipped_existing": existing,
+                "bytes": total - sum(_local_size(path) for path in existing),
+            }
         )
     if skipped:
         raise SystemExit(int(ExitStatus.FAILURE))
@@ -253,6 +337,7 @@ def _remote_total(client: Client, sources: list[str], timeout: int) -> int:
     "--resume", is_flag=True, help="Keep partial files of interrupted downloads and continue them."
 )
 @click.option("-z", "--compress", is_flag=True, help="Compress the data on the wire (zlib).")
+@_existing_options
 @client_options
 def download_command(
     paths: tuple[str, ...],
@@ -260,6 +345,8 @@ def download_command(
     progress: bool,
     resume: bool,
     compress: bool,
+    force: bool,
+    ignore_existing: bool,
     timeout: int,
     as_json: bool,
 ) -> None:
@@ -271,17 +358,28 @@ def download_command(
     a source may be a glob pattern such as '/logs/*.txt' (quote it from the shell).
     Directories are downloaded only with -r; without it they are skipped with a warning
     and the command exits with status 1.
+
+    A name that exists in the destination stops the download (status 4), naming it.
+    With -f the local file is replaced in one rename once the new copy is complete and
+    verified; a directory then merges into the local one of its name. With
+    --ignore-existing each such file is left alone and listed as 'skipped (exists):
+    PATH' (its remote path).
     """
+    _check_existing_choice(force, ignore_existing)
     if len(paths) > 1:
         sources, destination = [_remote(path) for path in paths[:-1]], paths[-1]
     else:
         sources, destination = [_remote(paths[0])], "."
     downloaded: list[str] = []
     skipped: list[str] = []
+    existing: list[str] = []
     with connected(as_json) as client:
         plain = [source for source in sources if not any(c in source for c in "*?[")]
         total = _remote_total(client, plain, timeout) if progress else 0
-        with TransferProgress(total, progress and not as_json) as bars:
+        with (
+            TransferProgress(total, progress and not as_json) as bars,
+            _taken_name_explained(as_json),
+        ):
             for source in sources:
                 components = split_remote_path(source)
                 if not any(c in source for c in "*?[") and components:
@@ -295,6 +393,11 @@ def download_command(
                         skipped.append(source)
                         continue
                     if metadata is not None and not metadata.is_directory:
+                        local = os.path.join(destination, components[-1])
+                        if ignore_existing and os.path.lexists(local):
+                            existing.append(join_remote_path(components))
+                            bars.skip(metadata.size)
+                            continue
                         client.download_file(
                             source,
                             destination,
@@ -302,6 +405,7 @@ def download_command(
                             timeout=timeout,
                             resume=resume,
                             compress=compress,
+                            replace=force,
                         )
                         downloaded.append(source)
                         continue
@@ -315,10 +419,22 @@ def download_command(
                         timeout=timeout,
                         resume=resume,
                         compress=compress,
+                        replace=force,
+                        ignore_existing=ignore_existing,
+                        process_skipped=existing.append,
                     )
                 )
+    if ignore_existing:
+        _report_skipped(existing, as_json)
     if as_json:
-        print_json({"destination": destination, "downloaded": downloaded, "skipped": skipped})
+        print_json(
+            {
+                "destination": destination,
+                "downloaded": downloaded,
+                "skipped": skipped,
+                "skipped_existing": existing,
+            }
+        )
     if skipped:
         raise SystemExit(int(ExitStatus.FAILURE))
 
@@ -370,6 +486,13 @@ def _sync_options(command: F) -> F:
     command = click.option(
         "--delete", is_flag=True, help="Also remove what the other side does not have."
     )(command)
+    command = click.option(
+        "-c",
+        "--checksum",
+        is_flag=True,
+        help="Compare files of the same size by content (the server's digest against a "
+        "local hash) instead of by modification time, like rsync -c.",
+    )(command)
     return command
 
 
@@ -378,42 +501,61 @@ def sync_group() -> None:
     """Synchronize a local and a remote directory, moving only what differs.
 
     'sync local' makes the remote directory match the local one (uploads);
-    'sync remote' makes the local directory match the remote one (downloads).
+    'sync remote' makes the local directory match the remote one (downloads). A file
+    is sent when it is missing or differs in size or modification time (with -c: in
+    size or content). A changed file replaces the old copy atomically, which stays
+    whole until the new one is complete. Each change is printed ('would ...' with -n):
+    create DIR/, transfer PATH, replace PATH, remove PATH; a summary goes to stderr.
     """
 
 
-def _print_report(report: SyncReport, as_json: bool, dry_run: bool) -> None:
+def _print_report(report: SyncReport, as_json: bool) -> None:
+    """One line per change ('would ...' in a dry run) on stdout, a summary on stderr."""
     if as_json:
         print_json(
             {
                 "created_directories": report.created_directories,
                 "transferred": report.transferred,
+                "replaced": report.replaced,
                 "removed": report.removed,
                 "unchanged": len(report.unchanged),
                 "skipped": report.skipped,
                 "bytes": report.bytes_transferred,
-                "dry_run": dry_run,
+                "dry_run": report.dry_run,
             }
         )
         return
-    prefix = "would " if dry_run else ""
+    prefix = "would " if report.dry_run else ""
+    replaced = set(report.replaced)
     for path in report.created_directories:
         click.echo(f"{prefix}create {path}/")
     for path in report.transferred:
-        click.echo(f"{prefix}transfer {path}")
+        click.echo(f"{prefix}{'replace' if path in replaced else 'transfer'} {path}")
     for path in report.removed:
         click.echo(f"{prefix}remove {path}")
+    skipping = "would skip" if report.dry_run else "skipping"
     for path in report.skipped:
         click.echo(
-            f"remofile: skipping {path}: a directory holding excluded entries is in the way",
+            f"remofile: {skipping} {path}: a directory holding excluded entries is in the way",
             err=True,
         )
-    click.echo(
-        f"{len(report.transferred)} transferred ({report.bytes_transferred} bytes), "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
-        + (f", {len(report.skipped)} skipped" if report.skipped else ""),
-        err=True,
+    transferred, removed, skipped = (
+        len(report.transferred),
+        len(report.removed),
+        len(report.skipped),
     )
+    size = f"{report.bytes_transferred} bytes"
+    if report.dry_run:
+        summary = (
+            f"would transfer {transferred} ({len(replaced)} to replace, {size}), "
+            f"would remove {removed}, {len(report.unchanged)} unchanged"
+        ) + (f", would skip {skipped}" if skipped else "")
+    else:
+        summary = (
+            f"{transferred} transferred ({len(replaced)} replaced, {size}), "
+            f"{removed} removed, {len(report.unchanged)} unchanged"
+        ) + (f", {skipped} skipped" if skipped else "")
+    click.echo(summary, err=True)
 
 
 @sync_group.command("local")
@@ -428,6 +570,7 @@ def sync_local(
     exclude: tuple[str, ...],
     dry_run: bool,
     progress: bool,
+    checksum: bool,
     timeout: int,
     as_json: bool,
 ) -> None:
@@ -442,8 +585,9 @@ def sync_local(
             dry_run=dry_run,
             process_chunk=bars.on_chunk,
             timeout=timeout,
+            checksum=checksum,
         )
-    _print_report(report, as_json, dry_run)
+    _print_report(report, as_json)
 
 
 @sync_group.command("remote")
@@ -458,6 +602,7 @@ def sync_remote(
     exclude: tuple[str, ...],
     dry_run: bool,
     progress: bool,
+    checksum: bool,
     timeout: int,
     as_json: bool,
 ) -> None:
@@ -472,5 +617,6 @@ def sync_remote(
             dry_run=dry_run,
             process_chunk=bars.on_chunk,
             timeout=timeout,
+            checksum=checksum,
         )
-    _print_report(report, as_json, dry_run)
+    _print_report(report, as_json)

@@ -53,6 +53,12 @@ class TransferProgress:
         if self._total is not None:
             self._total.update(len(chunk))
 
+    def skip(self, nbytes: int) -> None:
+        """Take ``nbytes`` out of the total: a file that will not be transferred."""
+        if self._total is not None and nbytes:
+            self._total.total = max(self._total.n, (self._total.total or 0) - nbytes)
+            self._total.refresh()
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
