@@ -10,6 +10,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -45,6 +46,11 @@ MAX_POLL_WAIT_MS = 1000
 
 #: Most messages handled in one loop turn before the wake-up pipe is checked again.
 MESSAGES_PER_TURN = 64
+
+#: Frames of a message the server keeps: a routing id, the delimiter, a Request and its
+#: data (SPEC.md 2.2), with room for the routing ids of proxies. Frames past these are
+#: read one at a time and dropped, so a message of many tiny frames costs no memory.
+MAX_MESSAGE_FRAMES = 8
 
 
 def _now_ms() -> int:
@@ -411,11 +417,10 @@ class Server:
                 handler.end_session()
             if socket in events:
                 for _ in range(MESSAGES_PER_TURN):
-                    try:
-                        frames = socket.recv_multipart(zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
+                    message = _receive(socket)
+                    if message is None:
                         break
-                    self._answer(socket, frames, handler, gate)
+                    self._answer(socket, message, handler, gate)
                     if self._stop_requested.is_set():
                         break
                 purging = storage.purge_step(0)
@@ -425,12 +430,13 @@ class Server:
     def _answer(
         self,
         socket: zmq.Socket[Any],
-        frames: list[zmq.Frame],
+        message: _Message,
         handler: RequestHandler,
         gate: SessionGate,
     ) -> None:
         """Read one message, and send its one response (never raises on bad input)."""
-        if sum(len(frame) for frame in frames[1:]) > self._max_message_size:
+        frames = message.frames
+        if message.size > self._max_message_size:
             # Each frame fitted ZeroMQ's per-frame limit, the message does not: it is
             # discarded unanswered and changes nothing (SPEC.md section 2.4).
             logger.debug("discarded a message over the maximum message size")
@@ -450,6 +456,8 @@ class Server:
             body.extend(frame.buffer for frame in frames[position + 2 :])
         data: Frame | None = None
         try:
+            if message.dropped:
+                raise MalformedMessage(f"a message of {len(frames) - 1 + message.dropped} frames")
             request, data, kind = parse_request(body)
         except MalformedMessage as error:
             logger.debug("malformed message: %s", error)
@@ -531,6 +539,36 @@ class Server:
             logger.warning("dropped a response: the client is not reading (over its window)")
         except zmq.ZMQError as error:
             logger.warning("could not send a response: %s", error)
+
+
+@dataclass
+class _Message:
+    """A message as received: the frames kept, how many more were dropped, and the size
+    of all but the routing id."""
+
+    frames: list[zmq.Frame]
+    dropped: int
+    size: int
+
+
+def _receive(socket: zmq.Socket[Any]) -> _Message | None:
+    """The next message, if one is waiting, its frames past MAX_MESSAGE_FRAMES dropped
+    as they are read."""
+    try:
+        first = socket.recv(zmq.NOBLOCK, copy=False)
+    except zmq.Again:
+        return None
+    message = _Message([first], 0, 0)
+    more = first.more
+    while more:
+        frame = socket.recv(copy=False)
+        more = frame.more
+        message.size += len(frame)
+        if len(message.frames) < MAX_MESSAGE_FRAMES:
+            message.frames.append(frame)
+        else:
+            message.dropped += 1
+    return message
 
 
 _REFUSAL_MESSAGES = {
