@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 from cli_support import (
     TOKEN,
     OldServer,
@@ -17,6 +18,7 @@ from cli_support import (
     expect_error,
     invoke,
     run_process,
+    running_server,
     server_in_thread,
 )
 
@@ -320,3 +322,59 @@ def test_replacing_and_checksums_on_a_server_of_protocol_1_0(tmp_path: Path, cwd
         expect(invoke(["download", "-f", "/a.txt", "."], env), 0)
     assert (served / "a.txt").read_bytes() == b"old"
     assert (cwd / "a.txt").read_bytes() == b"old"
+
+
+# -- the README's examples --------------------------------------------------------------
+
+
+def test_the_readme_examples_of_protocol_1_1(tmp_path: Path, cwd: Path) -> None:
+    """The lines of README.md's command-line block that protocol 1.1 added, as written
+    (quotes removed as a shell would), as processes."""
+    served = make_tree(
+        tmp_path / "served",
+        {
+            "backup/src/main.py": b"old main",
+            "www/old.html": b"old page",
+            "www/index.html": b"index",
+            "my-os-isos/ubuntu.iso": b"iso image",
+        },
+    )
+    (served / "archive").mkdir()
+    make_tree(
+        cwd,
+        {
+            "src/main.py": b"new main",
+            "docs/guide.md": b"guide",
+            "restore/backup/src/main.py": b"restored earlier",
+            "site/index.html": b"index",
+        },
+    )
+    with running_server(served) as server:
+        env = server.env
+
+        def run(*args: str) -> str:
+            return expect(run_process(list(args), env, cwd), 0).stdout
+
+        assert run("upload", "-f", "-r", "src/", "docs/", "/backup") == ""
+        assert (served / "backup" / "src" / "main.py").read_bytes() == b"new main"
+        assert run("download", "--ignore-existing", "-r", "/backup", "./restore") == (
+            "skipped (exists): /backup/src/main.py\n"
+        )
+        assert (cwd / "restore" / "backup" / "src" / "main.py").read_bytes() == b"restored earlier"
+        assert (cwd / "restore" / "backup" / "docs" / "guide.md").read_bytes() == b"guide"
+        assert run("move", "/www/old.html", "/archive") == ""
+        assert (served / "archive" / "old.html").read_bytes() == b"old page"
+        assert run("copy", "/www/index.html", "/www/index.bak") == ""
+        assert (served / "www" / "index.bak").read_bytes() == b"index"
+        digest = blake3(b"iso image").hexdigest()
+        assert run("digest", "/my-os-isos/*.iso") == f"{digest}  /my-os-isos/ubuntu.iso\n"
+        # index.html has the same bytes on both sides, but another modification time.
+        assert run("sync", "local", "./site", "/www") == "replace index.html\n"
+        assert run("sync", "local", "-c", "-n", "./site", "/www") == ""
+        (cwd / "site" / "index.html").write_bytes(b"INDEX")
+        os.utime(
+            cwd / "site" / "index.html", ns=(0, (served / "www" / "index.html").stat().st_mtime_ns)
+        )
+        assert run("sync", "local", "./site", "/www") == ""  # same size and time
+        assert run("sync", "local", "-c", "-n", "./site", "/www") == "would replace index.html\n"
+        assert (served / "www" / "index.html").read_bytes() == b"index"
