@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,10 @@ def test_upload_ignore_existing_skips_and_says_so(
         "folder/deeper/deepest.txt": LOCAL["folder/deeper/deepest.txt"],
         "two.txt": LOCAL["two.txt"],
     }
+    (Path.cwd() / "folder" / "late.txt").write_bytes(b"late\n")
+    shown = expect(invoke(["upload", "-p", *args[1:]], env), 0)
+    assert re.findall(r"total: +(\d+)%", shown.stderr)[-1] == "100", shown.stderr
+    assert (served / "folder" / "late.txt").read_bytes() == b"late\n"
     again = expect(invoke(["upload", "--json", *args[1:]], env), 0)
     assert json.loads(again.stdout) == {
         "destination": remote,
@@ -128,6 +133,7 @@ def test_upload_ignore_existing_skips_and_says_so(
             "one.txt",
             "two.txt",
             "folder/inner.txt",
+            "folder/late.txt",
             "folder/deeper/deepest.txt",
         ],
         "bytes": 0,
@@ -202,12 +208,18 @@ def test_download_ignore_existing_skips_and_says_so(
         "folder/inner.txt": b"local\n",
         "folder/remote-only.txt": b"remote only\n",
     }
+    # The progress bars count only what is transferred: the total reaches 100%.
+    (sides[0] / "folder" / "late.txt").write_bytes(b"late\n")
+    shown = expect(invoke(["download", "-p", "--ignore-existing", "-r", *args], env), 0)
+    assert re.findall(r"total: +(\d+)%", shown.stderr)[-1] == "100", shown.stderr
+    assert (into / "folder" / "late.txt").read_bytes() == b"late\n"
     again = expect(invoke(["download", "--json", "--ignore-existing", "-r", *args], env), 0)
     reported = json.loads(again.stdout)
     assert reported["skipped_existing"] == [
         f"{remote}/one.txt",
         f"{remote}/three.txt",
         f"{remote}/folder/inner.txt",
+        f"{remote}/folder/late.txt",
         f"{remote}/folder/remote-only.txt",
     ]
     assert reported["skipped"] == []

@@ -308,8 +308,9 @@ def upload_command(
         raise SystemExit(int(ExitStatus.FAILURE))
 
 
-def _remote_total(client: Client, sources: list[str], timeout: int) -> int:
-    total = 0
+def _remote_sizes(client: Client, sources: list[str], timeout: int) -> dict[str, int]:
+    """The size of every remote file the sources name, by its absolute path."""
+    sizes: dict[str, int] = {}
     for source in sources:
         components = split_remote_path(source)
         parent = client.list_files(join_remote_path(components[:-1]), timeout)
@@ -318,10 +319,12 @@ def _remote_total(client: Client, sources: list[str], timeout: int) -> int:
             continue
         if metadata.is_directory:
             listing = client.list_files(source, timeout, recursive=True)
-            total += sum(entry.size for entry in listing.values())
+            for name, entry in listing.items():
+                if not entry.is_directory:
+                    sizes[join_remote_path((*components, *name.split("/")))] = entry.size
         else:
-            total += metadata.size
-    return total
+            sizes[join_remote_path(components)] = metadata.size
+    return sizes
 
 
 @click.command("download")
@@ -375,11 +378,16 @@ def download_command(
     existing: list[str] = []
     with connected(as_json) as client:
         plain = [source for source in sources if not any(c in source for c in "*?[")]
-        total = _remote_total(client, plain, timeout) if progress else 0
+        sizes = _remote_sizes(client, plain, timeout) if progress else {}
         with (
-            TransferProgress(total, progress and not as_json) as bars,
+            TransferProgress(sum(sizes.values()), progress and not as_json) as bars,
             _taken_name_explained(as_json),
         ):
+
+            def skip(path: str) -> None:
+                existing.append(path)
+                bars.skip(sizes.get(path, 0))
+
             for source in sources:
                 components = split_remote_path(source)
                 if not any(c in source for c in "*?[") and components:
@@ -395,8 +403,7 @@ def download_command(
                     if metadata is not None and not metadata.is_directory:
                         local = os.path.join(destination, components[-1])
                         if ignore_existing and os.path.lexists(local):
-                            existing.append(join_remote_path(components))
-                            bars.skip(metadata.size)
+                            skip(join_remote_path(components))
                             continue
                         client.download_file(
                             source,
@@ -421,7 +428,7 @@ def download_command(
                         compress=compress,
                         replace=force,
                         ignore_existing=ignore_existing,
-                        process_skipped=existing.append,
+                        process_skipped=skip,
                     )
                 )
     if ignore_existing:
