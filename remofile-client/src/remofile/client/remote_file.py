@@ -161,6 +161,20 @@ class RemoteReader(io.RawIOBase):
     def tell(self) -> int:
         return self._position
 
+    @property
+    def size(self) -> int:
+        """The size of the file, as the server gave it when the download began."""
+        return self._size
+
+    def suspend(self) -> None:
+        """Leave the server's DOWNLOAD state, so that the client may send other requests.
+
+        Data already received stays readable; the next read past it starts a new
+        download at the position reached (SPEC.md 4.10.1), so a reader can be suspended
+        and resumed any number of times.
+        """
+        self._stop()
+
     def close(self) -> None:
         if not self.closed:
             self._stop()
