@@ -28,8 +28,9 @@ from remofile.core.limits import (
 )
 from remofile.core.sessions import SessionGate, Verdict
 from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, Reply, RequestHandler
+from remofile.server.locations import is_storage_url, open_storage
 from remofile.server.placement import Placer
-from remofile.server.storage import LocalStorage, Storage
+from remofile.server.storage import Storage
 from remofile.v1 import remofile_pb2 as pb
 
 logger = logging.getLogger("remofile.server")
@@ -107,7 +108,10 @@ class Server:
     :param digest_algorithms: the digest algorithms transfers may use, SHA-256 among
         them; by default every one this installation computes, the fastest first.
     :param storage_factory: builds the storage backend from the root directory;
-        :class:`LocalStorage` by default.
+        by default :class:`LocalStorage`, or :class:`~remofile.server.s3_storage.S3Storage`
+        for a root ``s3://bucket/prefix`` (endpoint and credentials from ``AWS_*``).
+    :param storage: a storage backend already built, served instead of the root
+        directory (which then only names it in logs).
     :raises NotADirectoryError: if the root directory does not exist or is not one.
     :raises ValueError: if the token, the key or an option is not valid.
     """
@@ -123,7 +127,8 @@ class Server:
         session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
         sync_writes: bool = True,
         digest_algorithms: Sequence[int] = SUPPORTED_DIGEST_ALGORITHMS,
-        storage_factory: Callable[[str], Storage] = LocalStorage,
+        storage_factory: Callable[[str], Storage] = open_storage,
+        storage: Storage | None = None,
     ) -> None:
         self._running = threading.Event()
         self._ready = threading.Event()
@@ -143,6 +148,7 @@ class Server:
         self._sync_writes = sync_writes
         self._digest_algorithms = _checked_digest_algorithms(digest_algorithms)
         self._storage_factory = storage_factory
+        self._storage = storage
         #: Replies not sent yet, in request order (see :meth:`_flush`).
         self._outbox: deque[tuple[list[bytes], Reply]] = deque()
 
@@ -164,6 +170,9 @@ class Server:
     @root_directory.setter
     def root_directory(self, value: str | os.PathLike[str]) -> None:
         self._check_not_running()
+        if isinstance(value, str) and is_storage_url(value):
+            self._root_directory = value  # checked when the storage is opened
+            return
         path = os.path.abspath(os.path.expanduser(os.fspath(value)))
         if not os.path.isdir(path):
             raise NotADirectoryError(f"root directory is not an existing directory: {path}")
@@ -331,7 +340,9 @@ class Server:
             self._interrupted = False
             wake_reader, self._wake_writer = stdlib_socket.socketpair()
         try:
-            storage = self._storage_factory(self._root_directory)
+            storage = self._storage
+            if storage is None:
+                storage = self._storage_factory(self._root_directory)
             minimum, maximum = self._chunk_size_range
             limits = Limits(
                 self._file_size_limit,
