@@ -2,9 +2,11 @@
 
 remofile-client and remofile-server are each built as a wheel and installed into a fresh
 virtual environment (no system site-packages, no editable installs, no PYTHONPATH). The
-environment must then import remofile.core and the generated messages, must not hold the
-sibling distributions or the CLI's dependencies, and ``remofile`` must stay a PEP 420
-namespace package (no ``remofile/__init__.py``) so the distributions can share it.
+environment must then import remofile.core and the generated messages, and must not hold
+the sibling distributions or the CLI's dependencies. ``remofile`` is remofile-core's
+package, which spans the folders of every distribution (pkgutil style); ``from remofile
+import X`` works for the names of what is installed and names the distribution to install
+for the others.
 
 The wheels are built with build isolation (setuptools is fetched from the index), from a
 copy of each source folder, so the working tree is never written to.
@@ -273,12 +275,55 @@ def test_siblings_and_cli_are_absent(environment: Environment) -> None:
     assert found["daemon"] is None
 
 
-def test_remofile_stays_a_namespace_package(environment: Environment) -> None:
-    assert environment.probe["remofile_init"] is False
+def test_remofile_is_core_package_spanning_every_distribution(environment: Environment) -> None:
+    # remofile-core ships remofile/__init__.py (pkgutil style: it extends __path__ over
+    # every installed remofile folder), so that the top level can re-export names.
+    assert environment.probe["remofile_init"] is True
     remofile = specs(environment)["remofile"]
     assert remofile is not None
-    assert remofile["origin"] in (None, "namespace")
+    assert str(remofile["origin"]).endswith("remofile/__init__.py")
     assert remofile["locations"]
+
+
+#: What ``from remofile import NAME`` gives with only the distribution installed: a name
+#: of its own or of remofile-core works, one of the sibling fails naming what to install.
+TOP_LEVEL = textwrap.dedent(
+    """
+    import json
+    result = {}
+    for name in ("Client", "synchronize_upload", "Server", "LocalStorage",
+                 "generate_token", "RemofileException"):
+        try:
+            exec(f"from remofile import {name}")
+        except ImportError as error:
+            result[name] = "ImportError: " + str(error)
+        else:
+            result[name] = "ok"
+    namespace = {}
+    exec("from remofile import *", namespace)
+    result["*"] = sorted(key for key in namespace if not key.startswith("__"))
+    print(json.dumps(result))
+    """
+)
+
+
+def test_top_level_import_names_the_distribution_to_install(environment: Environment) -> None:
+    result = json.loads(run(environment.python, "-I", "-c", TOP_LEVEL))
+    own, sibling = (
+        (("Client", "synchronize_upload"), ("Server", "LocalStorage"))
+        if environment.distribution == "remofile-client"
+        else (("Server", "LocalStorage"), ("Client", "synchronize_upload"))
+    )
+    missing = (
+        "remofile-server" if environment.distribution == "remofile-client" else "remofile-client"
+    )
+    for name in (*own, "generate_token", "RemofileException"):
+        assert result[name] == "ok", (name, result[name])
+        assert name in result["*"]
+    for name in sibling:
+        assert result[name].startswith("ImportError: "), result[name]
+        assert f"pip install {missing}" in result[name]
+        assert name not in result["*"]
 
 
 def test_own_package_imports(environment: Environment) -> None:
