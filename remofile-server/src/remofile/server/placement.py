@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+
+from remofile.server.workers import WorkerThreads
 
 #: Files stored at once: enough to overlap the disk's latency, few enough to stay
 #: well inside any window of requests in flight.
@@ -26,7 +28,8 @@ class Placer:
     """Runs store jobs on worker threads and wakes the server loop when one is done."""
 
     def __init__(self, workers: int = PLACEMENT_WORKERS) -> None:
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="remofile-store")
+        # Not a ThreadPoolExecutor: it stops taking jobs when the main thread ends.
+        self._executor = WorkerThreads(workers, "remofile-store")
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)

@@ -1,0 +1,79 @@
+"""Worker threads for the server's background jobs, which keep working while the
+interpreter shuts down.
+
+concurrent.futures.ThreadPoolExecutor refuses new jobs once the main thread has ended
+("cannot schedule new futures after interpreter shutdown"), even while a non-daemon
+thread still runs. A program that starts ``Server.run`` on a thread and lets its main
+thread end (the README's example, run as a script) keeps serving on that thread, so
+the server's own jobs must not depend on the main thread: these workers stop only when
+the server that owns them says so.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: What a worker takes from the queue: a job and its future, or None to stop.
+_Job = tuple[Callable[[], object], Future[object]] | None
+
+
+class WorkerThreads:
+    """A fixed set of threads running submitted jobs in order; ``Future`` per job.
+
+    The threads are daemons, so a server that is never shut down cannot hold the
+    process open, but nothing else stops them: :meth:`shutdown` finishes what was
+    submitted and then ends them.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True)
+            for index in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        """Run ``job`` on a worker; its future holds the result or the exception.
+
+        :raises RuntimeError: after :meth:`shutdown`.
+        """
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker threads are shut down")
+            self._jobs.put((job, future))  # type: ignore[arg-type]
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Finish the jobs submitted, then end the threads (wait for them with ``wait``)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for _ in self._threads:
+                self._jobs.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = job()
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
