@@ -563,11 +563,11 @@ class Client(Channel):
         """Copy a remote file into the directory ``destination``, under its own name or
         ``name``, on the server: nothing crosses the network. The copy keeps the
         source's modification time and appears complete or not at all. With
-        ``replace``, a file of that name is replaced atomically.
+        ``replace``, a file of that name is replaced atomically. Raises as
+        :meth:`move_file`, and:
 
         :raises IsADirectoryError: if the source is not a file, or ``replace`` is set
             and the name is a directory.
-        :raises: otherwise as :meth:`move_file`.
         """
         path, directory, final_name = self._placement(source, destination, name)
         self._require(pb.FEATURE_COPY, timeout)
