@@ -106,9 +106,11 @@ class Layout:
 
 
 def tree(top: Path) -> dict[str, tuple[str, str]]:
-    """Every entry below ``top`` by relative path: ("dir", "") or ("file", sha256)."""
+    """Every entry below ``top`` by relative path: ("dir", "") or ("file", sha256); the
+    server's staging area, which no client sees, left out."""
     result: dict[str, tuple[str, str]] = {}
     for directory, directories, files in os.walk(top):
+        directories[:] = [name for name in directories if name != STAGING]
         for name in directories:
             result[os.path.relpath(os.path.join(directory, name), top)] = ("dir", "")
         for name in files:

@@ -21,6 +21,8 @@ ALL_EXCEPTIONS = [
     exceptions.FileSizeError,
     exceptions.ChunkSizeError,
     exceptions.InvalidDestinationError,
+    exceptions.InsufficientStorageError,
+    exceptions.RemovalIncompleteError,
 ]
 
 #: The exceptions for arguments a caller can fix: they are ValueErrors too.

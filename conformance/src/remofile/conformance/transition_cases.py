@@ -44,8 +44,16 @@ from remofile.core.digests import algorithm_name
 from remofile.core.transitions import ILLEGAL_SECTION, Outcome, RequestKind, Rule, State
 from remofile.v1 import remofile_pb2 as pb
 
-#: Reasons that mean the server failed: no correct request can bring them about.
-UNPROVOKABLE_REASONS = frozenset({pb.REASON_UNKNOWN_ERROR})
+#: Reasons no correct request can bring about: the server failed, or its storage is in
+#: a state that only someone with access to its machine can make (a full disk, an entry
+#: that cannot be removed).
+UNPROVOKABLE_REASONS = frozenset(
+    {
+        pb.REASON_UNKNOWN_ERROR,
+        pb.REASON_INSUFFICIENT_STORAGE,
+        pb.REASON_REMOVAL_INCOMPLETE,
+    }
+)
 
 #: Entries of the tree removed to see ENTRIES_REMOVED: more than one batch (4.11.2).
 BIG_TREE_FILES = 1001

@@ -26,6 +26,7 @@ from remofile.core.digests import algorithm_from_name, algorithm_name, preferred
 from remofile.core.exceptions import (
     CorruptedResponse,
     FileNameError,
+    RemovalIncompleteError,
     SourceNotFound,
     UnsupportedError,
 )
@@ -480,6 +481,8 @@ class Client(Channel):
 
         :raises ValueError: if the path is not absolute, or is the root directory.
         :raises FileNotFoundError: if nothing has that path.
+        :raises RemovalIncompleteError: if some entries could not be removed (they are
+            back in place; the others are gone).
         :raises TimeoutError: if a response took longer than ``timeout`` milliseconds.
         """
         components = split_remote_path(path)
@@ -498,6 +501,13 @@ class Client(Channel):
                 if response.reason == pb.REASON_FILE_REMOVED:
                     return
                 response, _ = self._exchange("continue_removal", pb.ContinueRemoval(), timeout)
+                if response.reason == pb.REASON_REMOVAL_INCOMPLETE:
+                    raise RemovalIncompleteError(
+                        f"{response.removal.failed} entries of {join_remote_path(components)} "
+                        "could not be removed; they are back in place",
+                        response.removal.removed,
+                        response.removal.failed,
+                    )
                 if response.reason not in (pb.REASON_ENTRIES_REMOVED, pb.REASON_FILE_REMOVED):
                     raise self._failure("continue_removal", response)
         except BaseException:

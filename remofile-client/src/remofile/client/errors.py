@@ -17,7 +17,9 @@ from remofile.core.exceptions import (
     DigestMismatchError,
     FileNameError,
     FileSizeError,
+    InsufficientStorageError,
     InvalidDestinationError,
+    RemovalIncompleteError,
     ServerBusyError,
     SessionExpiredError,
     SourceNotFound,
@@ -46,6 +48,8 @@ REASON_EXCEPTIONS: Mapping[int, ExceptionFactory] = {
     pb.REASON_BAD_REQUEST: BadRequestError,
     pb.REASON_UNKNOWN_ERROR: UnexpectedError,
     pb.REASON_INVALID_DESTINATION: InvalidDestinationError,
+    pb.REASON_INSUFFICIENT_STORAGE: InsufficientStorageError,
+    pb.REASON_REMOVAL_INCOMPLETE: RemovalIncompleteError,
 }
 
 #: Overrides for the requests that start transfers (the seed's upload/download contract).

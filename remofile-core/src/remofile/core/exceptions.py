@@ -92,3 +92,22 @@ class ChunkSizeError(RemofileException, ValueError):
 class InvalidDestinationError(RemofileException, ValueError):
     """The destination of a move lies inside the directory being moved
     (REFUSED INVALID_DESTINATION)."""
+
+
+class InsufficientStorageError(RemofileException):
+    """The server's storage is full (REFUSED INSUFFICIENT_STORAGE): nothing was written,
+    and an upload refused so is not resumable; try again once there is room."""
+
+
+class RemovalIncompleteError(RemofileException):
+    """Some entries of a tree could not be removed (REFUSED REMOVAL_INCOMPLETE); what
+    is left is back under the tree's path.
+
+    :ivar removed: entries removed.
+    :ivar failed: entries left.
+    """
+
+    def __init__(self, message: str, removed: int = 0, failed: int = 0) -> None:
+        super().__init__(message)
+        self.removed = removed
+        self.failed = failed

@@ -157,6 +157,7 @@ _IDLE, _UPLOAD, _DOWNLOAD, _DELETE = State.IDLE, State.UPLOAD, State.DOWNLOAD, S
 _K = RequestKind
 _SERVER_FAILED = "the server failed to carry the request out"
 _REPLACES_DIRECTORY = "replacing was asked, but the name is taken by a directory"
+_FULL = ("REFUSED", "INSUFFICIENT_STORAGE", None, "the storage is full: nothing is written")
 
 
 def _list_files(state: State) -> Rule:
@@ -187,6 +188,7 @@ def _create(section: str, kind: RequestKind, accepted: str, what: str) -> Rule:
         ("REFUSED", "FILE_ALREADY_EXISTS", None, "the name is taken by a file or directory"),
         ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+        _FULL,
     )
 
 
@@ -227,6 +229,7 @@ _RULES: tuple[Rule, ...] = (
         ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
         ("REFUSED", "NOT_A_FILE", None, _REPLACES_DIRECTORY),
+        _FULL,
     ),
     _rule(
         "4.9.2",
@@ -247,6 +250,12 @@ _RULES: tuple[Rule, ...] = (
             "wrong offset, wrong size or undecodable data: the upload is abandoned",
         ),
         ("ERROR", "UNKNOWN_ERROR", _IDLE, _SERVER_FAILED),
+        (
+            "REFUSED",
+            "INSUFFICIENT_STORAGE",
+            _IDLE,
+            "the storage is full: the upload is abandoned and its staged data discarded",
+        ),
     ),
     _cancel(_UPLOAD),
     _rule(
@@ -303,6 +312,12 @@ _RULES: tuple[Rule, ...] = (
         ("ACCEPTED", "ENTRIES_REMOVED", None, "a batch of entries is removed; more remain"),
         ("ACCEPTED", "FILE_REMOVED", _IDLE, "the last entries are removed"),
         ("ERROR", "UNKNOWN_ERROR", _IDLE, _SERVER_FAILED),
+        (
+            "REFUSED",
+            "REMOVAL_INCOMPLETE",
+            _IDLE,
+            "entries that cannot be removed remain, back under the tree's path",
+        ),
     ),
     _cancel(_DELETE),
     _rule(
@@ -346,6 +361,7 @@ _RULES: tuple[Rule, ...] = (
         ),
         ("ERROR", "BAD_REQUEST", None, "a path breaks the rules of 4.5.1"),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+        _FULL,
     ),
     _rule(
         "4.16",

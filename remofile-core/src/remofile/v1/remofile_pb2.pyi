@@ -89,6 +89,10 @@ class _ReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTyp
     REASON_UNSUPPORTED_FEATURE: _Reason.ValueType  # 32
     REASON_INVALID_DESTINATION: _Reason.ValueType  # 33
     """A move whose destination lies inside the directory being moved (SPEC.md 4.14)."""
+    REASON_REMOVAL_INCOMPLETE: _Reason.ValueType  # 34
+    """Some entries of a tree could not be removed; they are back under its path (SPEC.md 4.11.2)."""
+    REASON_INSUFFICIENT_STORAGE: _Reason.ValueType  # 35
+    """The server's storage is full: nothing was written (SPEC.md 4.3)."""
     REASON_BAD_REQUEST: _Reason.ValueType  # 40
     """Errors."""
     REASON_UNKNOWN_ERROR: _Reason.ValueType  # 41
@@ -130,6 +134,10 @@ REASON_UNSUPPORTED_VERSION: Reason.ValueType  # 31
 REASON_UNSUPPORTED_FEATURE: Reason.ValueType  # 32
 REASON_INVALID_DESTINATION: Reason.ValueType  # 33
 """A move whose destination lies inside the directory being moved (SPEC.md 4.14)."""
+REASON_REMOVAL_INCOMPLETE: Reason.ValueType  # 34
+"""Some entries of a tree could not be removed; they are back under its path (SPEC.md 4.11.2)."""
+REASON_INSUFFICIENT_STORAGE: Reason.ValueType  # 35
+"""The server's storage is full: nothing was written (SPEC.md 4.3)."""
 REASON_BAD_REQUEST: Reason.ValueType  # 40
 """Errors."""
 REASON_UNKNOWN_ERROR: Reason.ValueType  # 41
@@ -879,15 +887,19 @@ class RemovalProgress(google.protobuf.message.Message):
 
     REMOVED_FIELD_NUMBER: builtins.int
     REMAINING_FIELD_NUMBER: builtins.int
+    FAILED_FIELD_NUMBER: builtins.int
     removed: builtins.int
     remaining: builtins.int
+    failed: builtins.int
+    """Entries the server could not remove (REMOVAL_INCOMPLETE)."""
     def __init__(
         self,
         *,
         removed: builtins.int = ...,
         remaining: builtins.int = ...,
+        failed: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["remaining", b"remaining", "removed", b"removed"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["failed", b"failed", "remaining", b"remaining", "removed", b"removed"]) -> None: ...
 
 global___RemovalProgress = RemovalProgress
 

@@ -37,6 +37,7 @@ from remofile.core.transitions import (
     State,
 )
 from remofile.server.placement import Placer
+from remofile.server.staging import is_full_storage_error
 from remofile.server.storage import (
     FileReader,
     InvalidDestinationError,
@@ -128,6 +129,13 @@ class Reply:
         error = self.pending.exception()
         if error is None:
             return self.response
+        if is_full_storage_error(error):
+            logger.warning("an upload was refused: the storage is full")
+            return pb.Response(
+                type=pb.RESPONSE_TYPE_REFUSED,
+                reason=pb.REASON_INSUFFICIENT_STORAGE,
+                message="no space left on the server's storage",
+            )
         if not isinstance(error, (OSError, NameTakenError)):
             logger.warning("storing an upload failed", exc_info=error)
         return pb.Response(
@@ -260,7 +268,7 @@ class RequestHandler:
         except Refusal as refusal:
             reason, message = refusal.reason, str(refusal)
         except Exception as error:
-            reason, message = self._reason_of(error), _message_of(error)
+            reason, message = self._reason_of(error, kind), _message_of(error)
         try:
             outcome = self.machine.settle(kind, reason)
         except InvalidOutcome:
@@ -294,11 +302,17 @@ class RequestHandler:
 
     # -- helpers ------------------------------------------------------------
 
-    @staticmethod
-    def _reason_of(error: BaseException) -> pb.Reason.ValueType:
+    def _reason_of(self, error: BaseException, kind: RequestKind) -> pb.Reason.ValueType:
         for exception_type, reason in REASON_OF_EXCEPTION:
             if isinstance(error, exception_type):
                 return reason
+        if is_full_storage_error(error):
+            # A condition of the moment, not a failure: one line, no traceback.
+            logger.warning("%s refused: the storage is full", kind.name)
+            rule = self.machine.rule_for(kind)
+            if any(o.reason == pb.REASON_INSUFFICIENT_STORAGE for o in rule.outcomes):
+                return pb.REASON_INSUFFICIENT_STORAGE
+            return pb.REASON_UNKNOWN_ERROR
         logger.warning("request failed on the server", exc_info=error)
         return pb.REASON_UNKNOWN_ERROR
 
@@ -478,7 +492,7 @@ class RequestHandler:
         if view.nbytes != expected:
             raise BadRequest(f"chunk of {view.nbytes} bytes, expected {expected}")
         if upload.target is not None:
-            upload.target.write(view)
+            self._write_or_end(upload.target, lambda target: target.write(view))
         upload.digest.update(view)
         upload.next_offset += expected
         chunk = pb.ChunkInfo(offset=request.offset)
@@ -496,7 +510,9 @@ class RequestHandler:
             self._store_whole(upload, view)
             return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
         try:
-            upload.target.commit(upload.modification_time_ns)
+            self._write_or_end(
+                upload.target, lambda target: target.commit(upload.modification_time_ns)
+            )
         except FileExistsError:
             self._upload = None
             raise NameTakenError() from None
@@ -504,6 +520,17 @@ class RequestHandler:
         self._upload = None
         logger.info("uploaded /%s (%d bytes)", upload.path, upload.file_size)
         return pb.REASON_TRANSFER_COMPLETED, {"chunk": chunk}, None
+
+    def _write_or_end(self, target: UploadTarget, write: Callable[[UploadTarget], None]) -> None:
+        """Write to a staged upload; when the storage is full, the upload ends and its
+        staged data goes, so it blocks no other (SPEC.md 4.3)."""
+        try:
+            write(target)
+        except OSError as error:
+            if is_full_storage_error(error):
+                target.abandon(keep_for_resume=False)
+                self._upload = None
+            raise
 
     def _store_whole(self, upload: _Upload, data: memoryview) -> None:
         """Store a file that came in one chunk: on the placer, the answer then waiting
@@ -624,6 +651,15 @@ class RequestHandler:
         removal = self._removal
         assert removal is not None
         done = removal.remove_batch(REMOVAL_BATCH_ENTRIES)
+        if done and removal.failed:
+            self._removal = None
+            logger.warning(
+                "removed %d entries of a tree; %d could not be removed and are back in place",
+                removal.removed,
+                removal.failed,
+            )
+            incomplete = pb.RemovalProgress(removed=removal.removed, failed=removal.failed)
+            return pb.REASON_REMOVAL_INCOMPLETE, {"removal": incomplete}, None
         progress = pb.RemovalProgress(
             removed=removal.removed, remaining=max(removal.total - removal.removed, 0)
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 from collections.abc import Callable
 
 _AT_FDCWD = -100
@@ -42,23 +43,28 @@ def _load_renameat2() -> Callable[..., int] | None:
 _renameat2 = _load_renameat2()
 
 
-def rename_without_replacing(source: str, destination: str) -> None:
-    """Rename ``source`` to ``destination`` atomically; FileExistsError if the name is
-    taken, whatever by."""
+def rename_without_replacing(
+    source: str, destination: str, *, source_directory: int | None = None
+) -> None:
+    """Rename ``source`` (relative to the directory descriptor ``source_directory`` if
+    given) to ``destination`` atomically; FileExistsError if the name is taken,
+    whatever by."""
+    source_fd = _AT_FDCWD if source_directory is None else source_directory
     if _renameat2 is not None:
         result = _renameat2(
-            _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(destination), _RENAME_NOREPLACE
+            source_fd, os.fsencode(source), _AT_FDCWD, os.fsencode(destination), _RENAME_NOREPLACE
         )
         if result == 0:
             return
         code = ctypes.get_errno()
         if code not in _UNAVAILABLE:
             raise OSError(code, os.strerror(code), destination)
-    if not os.path.isdir(source) or os.path.islink(source):
+    info = os.stat(source, dir_fd=source_directory, follow_symlinks=False)
+    if not stat.S_ISDIR(info.st_mode):
         # link() never replaces; the entry has both names for a moment, never neither.
-        os.link(source, destination, follow_symlinks=False)
-        os.unlink(source)
+        os.link(source, destination, src_dir_fd=source_directory, follow_symlinks=False)
+        os.unlink(source, dir_fd=source_directory)
         return
     if os.path.lexists(destination):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), destination)
-    os.rename(source, destination)
+    os.rename(source, destination, src_dir_fd=source_directory)

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import secrets
 import stat
@@ -22,15 +23,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from remofile.core.digests import Hasher, new_hasher
-from remofile.core.limits import RESERVED_NAME_PREFIX
 from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
 from remofile.core.whole_files import fill_whole_file, write_whole_file
 from remofile.server.renames import rename_without_replacing
-from remofile.server.writeback import WritebackTracker
+from remofile.server.staging import STAGING_DIRECTORY_NAME as STAGING_DIRECTORY_NAME
+from remofile.server.staging import (
+    Purger,
+    StagedBudget,
+    StagedFile,
+    StagingArea,
+    TreeRemoval,
+)
 
-#: The staging area under the root: partial uploads and trees being removed.
-STAGING_DIRECTORY_NAME = RESERVED_NAME_PREFIX + "staging"
+logger = logging.getLogger("remofile.server")
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class Removal(abc.ABC):
 
     total: int
     removed: int
+    #: Entries that could not be removed; once done, what is left is back in place.
+    failed: int = 0
 
     @abc.abstractmethod
     def remove_batch(self, limit: int) -> bool:
@@ -269,85 +277,6 @@ def _is_listable_name(name: str) -> bool:
     return True
 
 
-class _LocalUpload(UploadTarget):
-    def __init__(
-        self, staging_path: str, final_path: str, resume: bool, sync: bool, replace: bool
-    ) -> None:
-        self._staging_path = staging_path
-        self._final_path = final_path
-        self._sync = sync
-        self._replace = replace
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        if not resume:
-            flags |= os.O_TRUNC
-        self._fd = os.open(staging_path, flags, 0o644)
-        self.offset = os.lseek(self._fd, 0, os.SEEK_END)
-        # Data that will be fsynced goes to the disk as it comes (see writeback.py).
-        self._writeback = WritebackTracker(self._fd, self.offset) if sync else None
-
-    def write(self, data: memoryview) -> None:
-        size = data.nbytes
-        while data:
-            written = os.write(self._fd, data)
-            data = data[written:]
-        if self._writeback is not None:
-            self._writeback.wrote(size)
-
-    def staged_data(self) -> Iterator[memoryview]:
-        if not self.offset:
-            return
-        with open(self._staging_path, "rb", buffering=0) as staged:
-            remaining = self.offset
-            while remaining:
-                block = staged.read(min(remaining, 1 << 20))
-                if not block:
-                    raise OSError("staged data became shorter while resuming")
-                remaining -= len(block)
-                yield memoryview(block)
-
-    def commit(self, modification_time_ns: int = 0) -> None:
-        if modification_time_ns:
-            os.utime(self._fd, ns=(modification_time_ns, modification_time_ns))
-        if self._sync:
-            os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
-        if self._replace:
-            # One rename over the old file: the name holds the old file or the new one.
-            try:
-                os.rename(self._staging_path, self._final_path)
-            except IsADirectoryError:
-                # A directory took the name meanwhile: never replaced, data discarded.
-                os.unlink(self._staging_path)
-                raise FileExistsError(self._final_path) from None
-            return
-        try:
-            # link() never replaces an existing file, unlike rename().
-            os.link(self._staging_path, self._final_path)
-        except FileExistsError:
-            os.unlink(self._staging_path)
-            raise
-        except OSError:
-            # File systems without hard links: rename after a last check.
-            if os.path.lexists(self._final_path):
-                os.unlink(self._staging_path)
-                raise FileExistsError(self._final_path) from None
-            os.rename(self._staging_path, self._final_path)
-        else:
-            os.unlink(self._staging_path)
-        # The directory is not synced: the data is, and the new entry is journaled with
-        # the file system's next commit; a directory fsync per file would halve the rate
-        # of small uploads (measured: 0.4 ms each).
-
-    def abandon(self, keep_for_resume: bool) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        if not keep_for_resume:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._staging_path)
-
-
 class _LocalReader(FileReader):
     def __init__(self, path: str) -> None:
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -373,43 +302,43 @@ class _LocalReader(FileReader):
             self._fd = -1
 
 
-def _walk_bottom_up(top: str) -> Iterator[tuple[str, bool]]:
-    """Every entry below ``top`` then ``top`` itself, children first; (path, is_directory).
+class _LocalUpload(UploadTarget):
+    """An upload staged in the staging area of its destination's file system."""
 
-    Symbolic links are yielded as files: removing a link never touches its target.
-    """
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [(top, iter(os.scandir(top)))]
-    while stack:
-        directory, entries = stack[-1]
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, iter(os.scandir(entry.path))))
-                break
-            yield entry.path, False
-        else:
-            stack.pop()
-            yield directory, True
+    def __init__(self, staged: StagedFile) -> None:
+        self._staged = staged
+        self.offset = staged.offset
+
+    def write(self, data: memoryview) -> None:
+        self._staged.write(data)
+
+    def staged_data(self) -> Iterator[memoryview]:
+        return self._staged.staged_data(STREAM_BLOCK_BYTES)
+
+    def commit(self, modification_time_ns: int = 0) -> None:
+        self._staged.commit(modification_time_ns)
+
+    def abandon(self, keep_for_resume: bool) -> None:
+        self._staged.abandon(keep_for_resume)
 
 
 class _LocalRemoval(Removal):
-    def __init__(self, hidden_path: str) -> None:
-        self.total = sum(1 for _ in _walk_bottom_up(hidden_path)) - 1
+    """A tree hidden in a trash, removed a batch at a time (staging.TreeRemoval)."""
+
+    def __init__(self, tree: TreeRemoval) -> None:
+        self.tree = tree
+        self.total = tree.total
         self.removed = 0
-        self._entries = _walk_bottom_up(hidden_path)
-        self._hidden_path = hidden_path
 
     def remove_batch(self, limit: int) -> bool:
-        for path, is_directory in self._entries:
-            if is_directory:
-                os.rmdir(path)
-            else:
-                os.unlink(path)
-            if path == self._hidden_path:
-                return True
-            self.removed += 1
-            if self.removed % limit == 0:
-                return False
-        return True
+        done = self.tree.remove(limit)
+        self.removed = self.tree.removed
+        self.failed = self.tree.failed
+        if done and self.tree.failed and not self.tree.restore():
+            logger.warning(
+                "could not remove %d entries of a tree, nor put them back", self.tree.failed
+            )
+        return done
 
 
 def _hash_descriptor(fd: int, hasher: Hasher) -> int:
@@ -467,17 +396,43 @@ class LocalStorage(Storage):
     is never listed and cannot be named by a client.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], staged_budget: StagedBudget | None = None
+    ) -> None:
         self.root = os.path.realpath(os.fspath(root))
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"not a directory: {self.root}")
-        self._staging = os.path.join(self.root, STAGING_DIRECTORY_NAME)
-        self._uploads = os.path.join(self._staging, "uploads")
-        self._trash = os.path.join(self._staging, "trash")
-        self._pending_purges: list[Iterator[tuple[str, bool]]] = []
-        if os.path.isdir(self._trash):
-            for name in os.listdir(self._trash):
-                self._pending_purges.append(_walk_bottom_up(os.path.join(self._trash, name)))
+        self._budget = staged_budget or StagedBudget()
+        self._purger = Purger()
+        #: The staging area of each file system written to, by device number.
+        self._areas: dict[int, StagingArea] = {}
+        # The root's staging area is checked now: a server refuses to start without one.
+        self._root_area = self._area_at(self.root)
+
+    def _area_at(self, top: str) -> StagingArea:
+        area = StagingArea(top, self._budget)
+        self._areas[area.device] = area
+        self._purger.adopt_trash(area)
+        return area
+
+    def _area_for(self, local_directory: str) -> StagingArea:
+        """The staging area of the file system ``local_directory`` (a real path inside
+        the root) is on: made at the top of that file system inside the root."""
+        device = os.stat(local_directory).st_dev
+        area = self._areas.get(device)
+        if area is not None:
+            return area
+        top = local_directory
+        while top != self.root:
+            parent = os.path.dirname(top)
+            if os.stat(parent).st_dev != device:
+                break
+            top = parent
+        return self._area_at(top)
+
+    def close(self) -> None:
+        for area in self._areas.values():
+            area.close()
 
     # -- paths --------------------------------------------------------------
 
@@ -498,11 +453,17 @@ class LocalStorage(Storage):
                 local = os.path.realpath(local)
                 if (
                     not _is_inside(local, self.root)
-                    or _is_inside(local, self._staging)
+                    or self._is_staging(local)
                     or not os.path.exists(local)
                 ):
                     raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
         return local
+
+    def _is_staging(self, real: str) -> bool:
+        """Whether a real path inside the root lies in a staging area (or any entry of
+        a reserved name), which no client may reach, even through a link."""
+        relative = os.path.relpath(real, self.root)
+        return any(is_reserved_name(part) for part in relative.split(os.sep))
 
     def _directory(self, path: RemotePath) -> str:
         real = self._resolve(path)
@@ -543,7 +504,7 @@ class LocalStorage(Storage):
         try:
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
-                if not _is_inside(target, self.root) or _is_inside(target, self._staging):
+                if not _is_inside(target, self.root) or self._is_staging(target):
                     return None
             info = entry.stat()
         except OSError:
@@ -589,17 +550,6 @@ class LocalStorage(Storage):
         """What the staged data of a destination is named after."""
         return hashlib.sha256("/".join((*directory, name)).encode("utf-8")).hexdigest()
 
-    def _discard_staged(self, key: str, keep: str = "") -> None:
-        """Remove the data staged under ``key``, but the file ``keep``."""
-        try:
-            with os.scandir(self._uploads) as staged:
-                for entry in staged:
-                    if entry.name.startswith(key) and entry.path != keep:
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(entry.path)
-        except FileNotFoundError:
-            pass  # nothing was ever staged
-
     can_replace = True
     can_move = True
     can_copy = True
@@ -614,16 +564,17 @@ class LocalStorage(Storage):
         replace: bool = False,
     ) -> UploadTarget:
         final_path = self._new_entry(directory, name, replace)
-        os.makedirs(self._uploads, exist_ok=True)
+        area = self._area_for(os.path.dirname(final_path))
         key = self._staging_key(directory, name)
-        staging_path = os.path.join(self._uploads, f"{key}-{file_size}.part")
+        staged_name = f"{key}-{file_size}.part"
         # One staged upload per destination: data staged for another size is stale.
-        self._discard_staged(key, keep=staging_path)
-        upload = _LocalUpload(staging_path, final_path, resume, sync, replace)
-        if upload.offset > file_size:
-            upload.abandon(keep_for_resume=False)
-            upload = _LocalUpload(staging_path, final_path, False, sync, replace)
-        return upload
+        area.discard_matching(key, keep=staged_name)
+        area.reclaim(file_size, keep=staged_name)
+        staged = StagedFile(area, staged_name, final_path, resume, sync, replace)
+        if staged.offset > file_size:
+            staged.abandon(keep_for_resume=False)
+            staged = StagedFile(area, staged_name, final_path, False, sync, replace)
+        return _LocalUpload(staged)
 
     stores_concurrently = True
 
@@ -643,7 +594,7 @@ class LocalStorage(Storage):
         area where unnamed files are not available.
         """
         parent = os.path.dirname(self._new_entry(directory, name, replace))
-        self._discard_staged(self._staging_key(directory, name))
+        self._area_for(parent).discard_matching(self._staging_key(directory, name))
         try:
             written = write_whole_file(parent, name, data, modification_time_ns, sync, replace)
         except IsADirectoryError:
@@ -698,7 +649,7 @@ class LocalStorage(Storage):
             if (
                 not os.path.exists(target)
                 or not _is_inside(target, self.root)
-                or _is_inside(target, self._staging)
+                or self._is_staging(target)
             ):
                 raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
         return local
@@ -751,9 +702,10 @@ class LocalStorage(Storage):
         self, fd: int, info: os.stat_result, destination: str, replace: bool, sync: bool
     ) -> None:
         """Where unnamed files are not available: a staging file, placed as uploads are."""
-        os.makedirs(self._uploads, exist_ok=True)
-        staging_path = os.path.join(self._uploads, f"copy-{secrets.token_hex(8)}.part")
-        target = _LocalUpload(staging_path, destination, False, sync, replace)
+        area = self._area_for(os.path.dirname(destination))
+        target = StagedFile(
+            area, f"copy-{secrets.token_hex(8)}.part", destination, False, sync, replace
+        )
         try:
             offset = 0
             while offset < info.st_size:
@@ -791,30 +743,14 @@ class LocalStorage(Storage):
             return None
         except OSError:
             pass  # not empty: hide it, then remove it a batch at a time
-        os.makedirs(self._trash, exist_ok=True)
-        hidden = os.path.join(self._trash, secrets.token_hex(8))
-        os.rename(local, hidden)
-        return _LocalRemoval(hidden)
+        area = self._area_for(os.path.dirname(local))
+        return _LocalRemoval(TreeRemoval(area, area.hide(local), local))
 
     def abandon_removal(self, removal: Removal) -> None:
         """Leave the rest of a cancelled removal to :meth:`purge_step`."""
         if isinstance(removal, _LocalRemoval):
-            self._pending_purges.append(removal._entries)
+            removal.tree.original = None  # nobody waits for it now: it stays hidden
+            self._purger.add(removal.tree)
 
     def purge_step(self, limit: int) -> bool:
-        while self._pending_purges and limit > 0:
-            entries = self._pending_purges[0]
-            for path, is_directory in entries:
-                try:
-                    if is_directory:
-                        os.rmdir(path)
-                    else:
-                        os.unlink(path)
-                except FileNotFoundError:
-                    pass
-                limit -= 1
-                if limit == 0:
-                    break
-            else:
-                self._pending_purges.pop(0)
-        return bool(self._pending_purges)
+        return self._purger.step(limit)
