@@ -394,3 +394,14 @@ def test_checksum_compares_contents_not_times(
     assert (remote / "other-content-same-time").read_bytes() == (
         local / "other-content-same-time"
     ).read_bytes()
+
+
+def test_a_refused_directory_upload_changes_nothing(client: Client, layout: Layout) -> None:
+    """The name of the top is taken: none of the requests pipelined behind it may have
+    put files into the existing directory."""
+    _project(layout.local)
+    (layout.root / "dir").mkdir()
+    (layout.root / "dir" / "mine").write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        client.upload_directory(layout.local / "dir", "/", timeout=T)
+    assert sorted(os.listdir(layout.root / "dir")) == ["mine"]

@@ -72,10 +72,13 @@ def upload_requests(
             # that is missing or not a directory is its DestinationNotFound.
             kind = "upload_directory" if top else "make_directory"
             top = False
+            # The top waits for its answer: if its name is taken, nothing else is sent,
+            # so a refused upload_directory leaves the destination as it was.
             yield Outgoing(
                 "make_directory",
                 pb.MakeDirectory(name=name, directory=join_remote_path(parent)),
                 _expect(session, kind, pb.REASON_DIRECTORY_CREATED),
+                barrier=kind == "upload_directory",
             )
             continue
         yield from _one_upload(session, job, chunk_size, process_chunk, resume, compress)
