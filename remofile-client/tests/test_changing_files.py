@@ -400,6 +400,8 @@ def test_a_refused_directory_upload_changes_nothing(client: Client, layout: Layo
     """The name of the top is taken: none of the requests pipelined behind it may have
     put files into the existing directory."""
     _project(layout.local)
+    for index in range(20):
+        (layout.local / "dir" / f"extra-{index}").write_bytes(b"x")
     (layout.root / "dir").mkdir()
     (layout.root / "dir" / "mine").write_bytes(b"mine")
     with pytest.raises(FileExistsError):
