@@ -406,4 +406,6 @@ def test_a_refused_directory_upload_changes_nothing(client: Client, layout: Layo
     (layout.root / "dir" / "mine").write_bytes(b"mine")
     with pytest.raises(FileExistsError):
         client.upload_directory(layout.local / "dir", "/", timeout=T)
+    # Answered after whatever was still in flight: the listing sees what it did.
+    assert list(client.list_files("/dir", T)) == ["mine"]
     assert sorted(os.listdir(layout.root / "dir")) == ["mine"]
