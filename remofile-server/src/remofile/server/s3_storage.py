@@ -182,12 +182,18 @@ class S3Storage(Storage):
         #: Modification times read by HEAD, by (key, ETag): listings need them.
         self._times: dict[tuple[str, str], int] = {}
         self._times_lock = threading.Lock()
-        self._pending_removals: list[_S3Removal] = []
+        #: Trees being removed, by prefix: out of sight until gone.
+        self._removing: dict[str, _S3Removal] = {}
+        #: Those whose session is over, purged between requests.
+        self._abandoned: list[_S3Removal] = []
+        self._removal_lock = threading.RLock()
+        self._removing_prefix = self._staging + "removing/"
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except Exception as error:
             raise NotADirectoryError(f"cannot reach bucket {self.bucket}: {error}") from error
         self._expire_staged_uploads()
+        self._resume_removals()
 
     def __repr__(self) -> str:
         return f"S3Storage('s3://{self.bucket}/{self.prefix}')"
@@ -211,6 +217,8 @@ class S3Storage(Storage):
             yield dict(page)
 
     def _head(self, key: str) -> _ObjectInfo | None:
+        if self._hidden(key):
+            return None
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as error:
@@ -233,6 +241,8 @@ class S3Storage(Storage):
     def _is_directory(self, path: RemotePath) -> bool:
         if not path:
             return True
+        if self._hidden(self._directory_prefix(path)):
+            return False
         page = self.client.list_objects_v2(
             Bucket=self.bucket, Prefix=self._directory_prefix(path), MaxKeys=1
         )
@@ -253,6 +263,7 @@ class S3Storage(Storage):
 
     def check_new_entry(self, directory: RemotePath, name: str, replace: bool = False) -> None:
         self._require_directory(directory)
+        self._settle_removals(self._key((*directory, name)))
         kind = self._kind((*directory, name))
         if kind is None:
             return
@@ -266,33 +277,41 @@ class S3Storage(Storage):
     def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
         self._require_directory(directory)
         top = self._directory_prefix(directory)
+        #: Directories by name: the time of their marker, else of the newest key below.
         directories: dict[str, int] = {}
+        markers: set[str] = set()
         files: dict[str, tuple[str, int, str, float]] = {}
         for page in self._iterate(top, "" if recursive else "/"):
             for common in page.get("CommonPrefixes", []):
                 name = common["Prefix"][len(top) : -1]
-                if self._is_visible(name):
+                if self._is_visible(name) and not self._hidden(common["Prefix"]):
                     directories.setdefault(name, 0)
             for item in page.get("Contents", []):
                 relative = item["Key"][len(top) :]
-                if not relative:
-                    continue  # the directory's own marker
-                if not self._is_visible(relative.rstrip("/")):
-                    continue
+                if not relative or not self._is_visible(relative.rstrip("/")):
+                    continue  # the directory's own marker, the staging area
+                if self._hidden(item["Key"]):
+                    continue  # a tree being removed
+                when = int(item["LastModified"].timestamp() * 1_000_000_000)
                 parts = relative.rstrip("/").split("/")
                 for depth in range(1, len(parts)):
-                    directories.setdefault("/".join(parts[:depth]), 0)
+                    name = "/".join(parts[:depth])
+                    if name not in markers:
+                        directories[name] = max(directories.get(name, 0), when)
                 if relative.endswith("/"):
-                    directories[relative[:-1]] = int(item["LastModified"].timestamp() * 1e9)
+                    directories[relative[:-1]] = when
+                    markers.add(relative[:-1])
                 else:
-                    files[relative] = (
-                        item["Key"],
-                        item["Size"],
-                        item["ETag"],
-                        item["LastModified"].timestamp(),
-                    )
+                    files[relative] = (item["Key"], item["Size"], item["ETag"], when / 1e9)
         for name in directories:
             files.pop(name, None)  # a name that is both is a directory
+        unknown = [name for name, when in directories.items() if not when]
+        for name, when in zip(
+            unknown,
+            self._workers.map(lambda name: self._directory_time(top + name + "/"), unknown),
+            strict=True,
+        ):
+            directories[name] = when
         times = self._modification_times(files)
         entries = [EntryInfo(name, True, 0, mtime) for name, mtime in directories.items()]
         entries.extend(
@@ -301,6 +320,16 @@ class S3Storage(Storage):
         )
         entries.sort(key=lambda entry: entry.name)
         return entries
+
+    def _directory_time(self, prefix: str) -> int:
+        """A directory's time: its marker's, else that of the first key below it."""
+        with contextlib.suppress(Exception):
+            head = self.client.head_object(Bucket=self.bucket, Key=prefix)
+            return int(head["LastModified"].timestamp() * 1_000_000_000)
+        page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        for item in page.get("Contents", []):
+            return int(item["LastModified"].timestamp() * 1_000_000_000)
+        return 1
 
     @staticmethod
     def _is_visible(relative: str) -> bool:
@@ -386,10 +415,15 @@ class S3Storage(Storage):
     def _delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), DELETE_BATCH_KEYS):
             batch = keys[start : start + DELETE_BATCH_KEYS]
-            self.client.delete_objects(
+            response = self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
             )
+            failed = [
+                error for error in response.get("Errors", []) if error.get("Code") != "NoSuchKey"
+            ]
+            if failed:
+                raise OSError(f"could not remove {len(failed)} objects: {failed[0].get('Message')}")
 
     def begin_upload(
         self,
@@ -653,21 +687,67 @@ class S3Storage(Storage):
         if all(key == top for key in keys):
             self._delete_keys(keys)
             return None
-        return _S3Removal(self, top, keys)
+        # S3 cannot rename the tree out of sight: a tombstone (kept for a restart) names
+        # it, and this server shows nothing below it from now on (SPEC.md 4.11.1).
+        tombstone = f"{self._removing_prefix}{secrets.token_hex(8)}"
+        self.client.put_object(Bucket=self.bucket, Key=tombstone, Body=top.encode())
+        removal = _S3Removal(self, top, keys, tombstone)
+        with self._removal_lock:
+            self._removing[top] = removal
+        return removal
+
+    def _hidden(self, key: str) -> bool:
+        """Whether ``key`` lies in a tree being removed."""
+        return any(key.startswith(top) for top in self._removing)
+
+    def _settle_removals(self, key: str) -> None:
+        """Finish now the removals of trees a new entry ``key`` would meet, so that a
+        removal never takes away what was written after it started."""
+        with self._removal_lock:
+            for top, removal in list(self._removing.items()):
+                if key.startswith(top) or top.startswith(key + "/"):
+                    while not removal.remove_batch(DELETE_BATCH_KEYS):
+                        pass
+
+    def _removal_done(self, removal: _S3Removal) -> None:
+        with self._removal_lock:
+            self._removing.pop(removal.top, None)
+            if removal in self._abandoned:
+                self._abandoned.remove(removal)
+        with contextlib.suppress(Exception):
+            self.client.delete_object(Bucket=self.bucket, Key=removal.tombstone)
 
     def abandon_removal(self, removal: Removal) -> None:
-        """A removal cannot be hidden on S3: what a cancelled one left is removed by
-        :meth:`purge_step`, as the local directory does with its hidden trees."""
+        """What a cancelled removal left is removed by :meth:`purge_step`, out of sight
+        meanwhile, as the local directory does with its hidden trees."""
         if isinstance(removal, _S3Removal):
-            self._pending_removals.append(removal)
+            with self._removal_lock:
+                if removal.top in self._removing:
+                    self._abandoned.append(removal)
 
     def purge_step(self, limit: int) -> bool:
-        while self._pending_removals and limit > 0:
-            removal = self._pending_removals[0]
-            if removal.remove_batch(limit):
-                self._pending_removals.pop(0)
-            limit = 0
-        return bool(self._pending_removals)
+        if self._abandoned and limit > 0:
+            with self._removal_lock:
+                if self._abandoned:
+                    self._abandoned[0].remove_batch(limit)
+        return bool(self._abandoned)
+
+    def _resume_removals(self) -> None:
+        """Trees whose removal a stopped server left unfinished: hidden, and purged."""
+        for page in self._iterate(self._removing_prefix):
+            for item in page.get("Contents", []):
+                top = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                prefix = top.decode()
+                if not prefix.startswith(self.prefix) or prefix == self.prefix:
+                    continue
+                keys = [
+                    entry["Key"]
+                    for listed in self._iterate(prefix)
+                    for entry in listed.get("Contents", [])
+                ]
+                removal = _S3Removal(self, prefix, keys, item["Key"])
+                self._removing[prefix] = removal
+                self._abandoned.append(removal)
 
     def _expire_staged_uploads(self) -> None:
         """Remove staged uploads nobody resumed in time and abort forgotten multipart
@@ -882,18 +962,27 @@ class _S3Reader(FileReader):
 
 class _S3Removal(Removal):
     """A directory's objects removed a batch at a time, the deepest first, its own
-    marker last: visible while it goes (S3 cannot hide a tree)."""
+    marker last; out of sight from the start (:meth:`S3Storage._hidden`)."""
 
-    def __init__(self, storage: S3Storage, top: str, keys: list[str]) -> None:
+    def __init__(self, storage: S3Storage, top: str, keys: list[str], tombstone: str) -> None:
         self._storage = storage
-        self._keys = sorted(keys, key=lambda key: (key == top, -key.count("/"), key))
-        self._keys = [key for key in self._keys if key != top] + [top]
-        self.total = len(self._keys) - 1
+        self.top = top
+        self.tombstone = tombstone
+        ordered = sorted(
+            (key for key in keys if key != top), key=lambda key: (-key.rstrip("/").count("/"), key)
+        )
+        self._keys = [*ordered, top]
+        self.total = len(ordered)
         self.removed = 0
 
     def remove_batch(self, limit: int) -> bool:
-        batch = self._keys[: min(limit, DELETE_BATCH_KEYS)]
+        if not self._keys:
+            return True
+        batch = self._keys[: max(1, min(limit, DELETE_BATCH_KEYS))]
         self._storage._delete_keys(batch)
         del self._keys[: len(batch)]
         self.removed = min(self.removed + len(batch), self.total)
-        return not self._keys
+        if self._keys:
+            return False
+        self._storage._removal_done(self)
+        return True
