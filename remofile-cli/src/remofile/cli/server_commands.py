@@ -27,6 +27,7 @@ from remofile.core.limits import (
     DEFAULT_SESSION_TIMEOUT_MS,
 )
 from remofile.server import Server
+from remofile.server.locations import is_storage_url, open_storage
 
 #: Where `start` and `stop` keep the daemon's process id when --pidfile is not given.
 DEFAULT_PIDFILE = "daemon.pid"
@@ -124,11 +125,23 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.argument("token", required=False),
         click.argument("port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, required=False),
-        click.argument("directory", type=click.Path(exists=True, file_okay=False)),
+        click.argument("directory", type=_ServedRoot()),
     ]
     for option in options:
         command = option(command)
     return command
+
+
+class _ServedRoot(click.ParamType[Any]):
+    """An existing directory, or ``s3://bucket/prefix`` (endpoint and credentials from
+    the ``AWS_*`` variables, never from the command line)."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and is_storage_url(value):
+            return value
+        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
 
 
 def _token_of(argument: str | None, token_file: Any) -> str | None:
@@ -162,6 +175,8 @@ def _build_server(
         validate_token(token)
         if private_key is not None:
             validate_key(private_key)
+        # A bucket is opened now, so that a wrong name or credentials fail here.
+        storage = open_storage(directory) if is_storage_url(directory) else None
         server = Server(
             directory,
             token,
@@ -169,6 +184,7 @@ def _build_server(
             file_size_limit=file_size_limit,
             chunk_size_range=(min_chunk_size, max_chunk_size),
             session_timeout_ms=session_timeout,
+            storage=storage,
         )
     except (ValueError, NotADirectoryError) as error:
         fail(str(error), ExitStatus.USAGE)
@@ -276,6 +292,8 @@ def run_command(
     """Serve DIRECTORY in the foreground until interrupted (Ctrl-C).
 
     DIRECTORY must exist; it is jailed: clients see it as / and nothing outside it.
+    It may be s3://BUCKET/PREFIX, served from an S3-compatible store whose endpoint and
+    credentials come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     PORT is 6768 by default (0 picks a free one). The token comes from TOKEN,
     --token-file or REMOFILE_TOKEN (the last two keep it out of the process list); when
     there is none, one is generated. The command prints the settings a client needs,
