@@ -8,7 +8,7 @@ SERVE_DIRECTORY ?= served
 SERVE_PORT ?= 6768
 SERVE_ADDRESS ?= 127.0.0.1
 
-.PHONY: setup proto lint test serve bench conformance clean
+.PHONY: setup proto lint test serve bench conformance docs clean
 
 setup: $(SETUP_STAMP)
 
@@ -50,5 +50,9 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python bench/run.py
 
+## Build the documentation site into site/ (mkdocs.yml; any warning is an error).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf site $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
