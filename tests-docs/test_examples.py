@@ -15,10 +15,15 @@ An HTML comment right above a block, invisible once rendered, says what a reader
 have done before it::
 
     <!-- example: files ubuntu.iso src/ served/logs/a.txt -->   files to make first
-    <!-- example: background -->    runs on (a server); its first line of output is
-                                    awaited, and lines ``export NAME=VALUE`` it prints
-                                    are set for the blocks after it
+    <!-- example: background -->    runs on (a server) until the page ends or the next
+                                    background block starts; its first output is awaited
+    <!-- example: serves -->        starts a server that outlives it (a daemon)
     <!-- example: skip REASON -->   not run, for the reason given
+
+A page with a ``background`` or ``serves`` block runs its own server; the lines
+``export NAME=VALUE`` any block prints (as ``remofile run`` does) are set for the blocks
+after it, as a reader would paste them. Daemons left behind by a page are stopped, by
+the process ids in their pidfiles.
 
 A test checks that every skip gives a reason, and the skips are few.
 """
@@ -46,7 +51,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").rglob("*.md"))]
 TOKEN = "qRkVWJcFRqi7rsNMbagaDd"
 EXAMPLE_PORT = "6768"
-BLOCK_TIMEOUT_S = 120
+BLOCK_TIMEOUT_S = 60
 START_TIMEOUT_S = 20
 
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -106,7 +111,7 @@ class PageRun:
     directory: Path
     port: int
     environment: dict[str, str]
-    background: list[subprocess.Popen[str]] = field(default_factory=list)
+    background: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def substitute(self, code: str) -> str:
         code = code.replace(EXAMPLE_PORT, str(self.port))
@@ -153,6 +158,12 @@ class PageRun:
                 f"{block.name} ({block.language}) exited {result.returncode}\n"
                 f"--- code\n{block.code}--- stdout\n{result.stdout}--- stderr\n{result.stderr}"
             )
+        self.take_exports(result.stdout.splitlines())
+
+    def take_exports(self, lines: list[str]) -> None:
+        for line in lines:
+            if match := re.match(r"export (\w+)=(.+)$", line.strip()):
+                self.environment[match.group(1)] = shlex.split(match.group(2))[0]
 
     def start(self, block: Block, script: Path) -> None:
         self.stop_background()  # one server at a time on the page's port
@@ -163,22 +174,24 @@ class PageRun:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
             start_new_session=True,
         )
         self.background.append(process)
         assert process.stdout is not None
+        output = b""
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
-            if not selector.select(START_TIMEOUT_S):
-                pytest.fail(f"{block.name}: printed nothing in {START_TIMEOUT_S} s")
-        first = process.stdout.readline()
-        if not first:
-            stderr = process.stderr.read() if process.stderr else ""
-            pytest.fail(f"{block.name}: ended before printing anything\n{stderr}")
-        for line in [first]:
-            if match := re.match(r"export (\w+)=(\S+)", line.strip()):
-                self.environment[match.group(1)] = match.group(2)
+            # The first output, then whatever follows it closely (the settings printed).
+            wait = START_TIMEOUT_S
+            while selector.select(wait):
+                data = os.read(process.stdout.fileno(), 65536)
+                if not data:
+                    break
+                output += data
+                wait = 0.5
+        if not output:
+            pytest.fail(f"{block.name}: printed nothing in {START_TIMEOUT_S} s")
+        self.take_exports(output.decode().splitlines())
         # Keep the pipes drained, so the process never blocks on a full one.
         for stream in (process.stdout, process.stderr):
             threading.Thread(target=stream.read, daemon=True).start()  # type: ignore[union-attr]
@@ -196,6 +209,12 @@ class PageRun:
                         os.killpg(process.pid, signal.SIGKILL)
                     process.wait(10)
         self.background.clear()
+
+    def stop_daemons(self) -> None:
+        """Stop the daemons a page started and left (their pidfiles are in ``run/``)."""
+        for pidfile in (self.directory / "run").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError, OSError):
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -230,7 +249,9 @@ def test_every_example_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     environment["PATH"] = bin_directory + os.pathsep + environment.get("PATH", "")
     environment["PYTHONUNBUFFERED"] = "1"
     run = PageRun(directory, port, environment)
-    serves_itself = any("background" in block.directives for block in blocks)
+    serves_itself = any(
+        "background" in block.directives or "serves" in block.directives for block in blocks
+    )
     if not serves_itself:
         environment.update(
             REMOFILE_HOSTNAME="127.0.0.1", REMOFILE_PORT=str(port), REMOFILE_TOKEN=TOKEN
@@ -238,6 +259,7 @@ def test_every_example_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     with contextlib.ExitStack() as stack:
         if not serves_itself:
             stack.enter_context(served(directory / "served", port))
+        stack.callback(run.stop_daemons)
         stack.callback(run.stop_background)
         for block in blocks:
             run.run(block)
