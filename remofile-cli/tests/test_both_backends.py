@@ -1,0 +1,101 @@
+"""The command line end to end against `remofile run` on both backends: a local directory
+and an S3 bucket (``remofile run s3://bucket/prefix`` on a real SeaweedFS)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import ServerProcess, expect, invoke, start_server
+
+#: Sizes of the files of the test tree: empty, small, and one stored in several parts.
+FILE_SIZES = {"empty.txt": 0, "notes.txt": 1300, "a/b/deep.bin": 70_000, "big.bin": 19 << 20}
+
+
+def _tree(top: Path) -> dict[str, str]:
+    """Every entry below ``top``: "dir" or the SHA-256 of the file."""
+    result: dict[str, str] = {}
+    for directory, directories, files in os.walk(top):
+        for name in directories:
+            result[os.path.relpath(os.path.join(directory, name), top)] = "dir"
+        for name in files:
+            path = os.path.join(directory, name)
+            result[os.path.relpath(path, top)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return result
+
+
+def _make_tree(top: Path) -> None:
+    for relative, size in FILE_SIZES.items():
+        path = top / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+    (top / "empty-directory").mkdir()
+
+
+@pytest.fixture(params=["local", "s3"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """`remofile run` serving a fresh local directory, or a fresh prefix of a bucket."""
+    env: dict[str, str] = {}
+    root: Any
+    if request.param == "local":
+        root = tmp_path / "served"
+        root.mkdir()
+    else:
+        env = request.getfixturevalue("seaweedfs").environment
+        root = request.getfixturevalue("s3_root")
+    server = start_server(root, env=env)
+    try:
+        yield server
+    finally:
+        assert server.stop() == 0, "\n".join(server.stderr.lines)
+
+
+def test_upload_list_download_digest_copy_remove(served: ServerProcess, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    _make_tree(source)
+    expect(invoke(["upload", "-r", str(source), "/"], served.env), 0)
+    listing = expect(invoke(["list", "-r", "/source"], served.env), 0).stdout
+    for relative in [*FILE_SIZES, "empty-directory", "a", "a/b"]:
+        assert relative in listing, listing
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    expect(invoke(["download", "-r", "/source", str(copy)], served.env), 0)
+    assert _tree(copy / "source") == _tree(source)
+    digests = expect(invoke(["digest", "-a", "sha256", "/source/big.bin"], served.env), 0).stdout
+    assert hashlib.sha256((source / "big.bin").read_bytes()).hexdigest() in digests
+    expect(invoke(["copy", "/source/big.bin", "/source/a/big-copy.bin"], served.env), 0)
+    again = tmp_path / "again"
+    again.mkdir()
+    expect(invoke(["download", "/source/a/big-copy.bin", str(again)], served.env), 0)
+    assert (again / "big-copy.bin").read_bytes() == (source / "big.bin").read_bytes()
+    expect(invoke(["remove", "/source"], served.env), 0)
+    assert "source" not in expect(invoke(["list", "/"], served.env), 0).stdout
+
+
+def test_sync_both_ways_with_a_replaced_file_and_checksums(
+    served: ServerProcess, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    _make_tree(local)
+    expect(invoke(["folder", "mirror", "/"], served.env), 0)
+    expect(invoke(["sync", "local", str(local), "/mirror"], served.env), 0)
+    # A changed file of the same size, with a later time: replaced, the rest left alone.
+    changed = local / "notes.txt"
+    changed.write_bytes(os.urandom(1300))
+    later = time.time_ns() + 5_000_000_000
+    os.utime(changed, ns=(later, later))
+    second = expect(invoke(["sync", "local", str(local), "/mirror"], served.env), 0)
+    assert "notes.txt" in second.stdout, second.stdout
+    assert "big.bin" not in second.stdout, second.stdout
+    checked = expect(invoke(["sync", "local", "-c", str(local), "/mirror"], served.env), 0)
+    assert "transfer" not in checked.stdout, checked.stdout
+    assert "replace" not in checked.stdout, checked.stdout
+    back = tmp_path / "back"
+    back.mkdir()
+    expect(invoke(["sync", "remote", str(back), "/mirror"], served.env), 0)
+    assert _tree(back) == _tree(local)
