@@ -8,7 +8,7 @@ SERVE_DIRECTORY ?= served
 SERVE_PORT ?= 6768
 SERVE_ADDRESS ?= 127.0.0.1
 
-.PHONY: setup proto lint test serve bench conformance docs clean
+.PHONY: setup proto lint test serve bench conformance docs reliability clean
 
 setup: $(SETUP_STAMP)
 
@@ -40,6 +40,10 @@ test: lint
 serve: setup
 	mkdir -p $(SERVE_DIRECTORY)
 	$(BIN)/remofile run --address $(SERVE_ADDRESS) $(SERVE_DIRECTORY) $(SERVE_PORT)
+
+## The reliability campaign at its full counts (make test runs a short version).
+reliability: setup
+	REMOFILE_RELIABILITY=full $(BIN)/python -m pytest tests-reliability -q -p no:randomly
 
 ## Run the conformance suite against a server of our own.
 conformance: setup
