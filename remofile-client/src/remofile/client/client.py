@@ -20,7 +20,7 @@ from remofile.client.pipeline import Channel, Outgoing, run_pipeline
 from remofile.client.remote_file import RemoteWriter, open_remote
 from remofile.client.session import ChunkCallback, FileDigest, FileMetadata
 from remofile.client.trees import download_tree_jobs, upload_tree_jobs
-from remofile.client.uploads import UploadJob, prepare_upload, upload_requests
+from remofile.client.uploads import UploadJob, conflict_mode, prepare_upload, upload_requests
 from remofile.core.credentials import validate_key, validate_token
 from remofile.core.digests import algorithm_from_name, algorithm_name, preferred_algorithm
 from remofile.core.exceptions import (
@@ -516,10 +516,17 @@ class Client(Channel):
 
     # -- moving, copying and digesting (SPEC 4.14 to 4.16) ------------------------
 
-    def _placement(
-        self, source: str | os.PathLike[str], destination: str | os.PathLike[str], name: str | None
-    ) -> tuple[str, str, str]:
-        """``(source, directory, name)`` of a move or a copy, checked before any request."""
+    def _move_or_copy(
+        self,
+        kind: str,
+        source: str | os.PathLike[str],
+        destination: str | os.PathLike[str],
+        name: str | None,
+        replace: bool,
+        timeout: int | None,
+    ) -> None:
+        """MOVE_FILE or COPY_FILE (same fields, same checks), the arguments checked and
+        the feature required before any request."""
         components = split_remote_path(source)
         if not components:
             raise ValueError("the root directory cannot be moved or copied")
@@ -527,7 +534,18 @@ class Client(Channel):
         final_name = components[-1] if name is None else name
         if not is_file_name_valid(final_name):
             raise FileNameError(f"invalid file name: {final_name!r}")
-        return join_remote_path(components), directory, final_name
+        feature, message, accepted = {
+            "move_file": (pb.FEATURE_MOVE, pb.MoveFile, pb.REASON_FILE_MOVED),
+            "copy_file": (pb.FEATURE_COPY, pb.CopyFile, pb.REASON_FILE_COPIED),
+        }[kind]
+        self._require(feature, timeout)
+        request = message(
+            source=join_remote_path(components),
+            directory=directory,
+            name=final_name,
+            conflict_mode=conflict_mode(replace),
+        )
+        self._call(kind, request, timeout, accepted)
 
     def move_file(
         self,
@@ -552,15 +570,7 @@ class Client(Channel):
         :raises FileNameError: if the name is not valid.
         :raises UnsupportedError: if the server cannot move files.
         """
-        path, directory, final_name = self._placement(source, destination, name)
-        self._require(pb.FEATURE_MOVE, timeout)
-        request = pb.MoveFile(
-            source=path,
-            directory=directory,
-            name=final_name,
-            conflict_mode=pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_REFUSE,
-        )
-        self._call("move_file", request, timeout, pb.REASON_FILE_MOVED)
+        self._move_or_copy("move_file", source, destination, name, replace, timeout)
 
     def copy_file(
         self,
@@ -579,15 +589,7 @@ class Client(Channel):
         :raises IsADirectoryError: if the source is not a file, or ``replace`` is set
             and the name is a directory.
         """
-        path, directory, final_name = self._placement(source, destination, name)
-        self._require(pb.FEATURE_COPY, timeout)
-        request = pb.CopyFile(
-            source=path,
-            directory=directory,
-            name=final_name,
-            conflict_mode=pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_REFUSE,
-        )
-        self._call("copy_file", request, timeout, pb.REASON_FILE_COPIED)
+        self._move_or_copy("copy_file", source, destination, name, replace, timeout)
 
     def file_digest(
         self,

@@ -34,6 +34,11 @@ class UploadJob:
     replace: bool = False
 
 
+def conflict_mode(replace: bool) -> pb.ConflictMode.ValueType:
+    """The conflict mode of a request that replaces a file of its name, or refuses."""
+    return pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_REFUSE
+
+
 def prepare_upload(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -135,7 +140,7 @@ def _one_upload(
                 compression=compression,
                 modification_time_ns=modification_time_ns,
                 digest_algorithm=digest_algorithm,
-                conflict_mode=pb.CONFLICT_MODE_REPLACE if job.replace else pb.CONFLICT_MODE_REFUSE,
+                conflict_mode=conflict_mode(job.replace),
             ),
             on_accepted,
             barrier=resume,
