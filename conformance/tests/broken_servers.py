@@ -168,6 +168,44 @@ class AcceptsAnyToken(SessionGate):
         return super().admit(self._right_token, *args, **kwargs)
 
 
+class ComparesTokensIgnoringCase(SessionGate):
+    """Takes a token that differs from the right one only in letter case for the right one."""
+
+    def __init__(self, token: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(token, *args, **kwargs)
+        self._right_token = token
+
+    def admit(self, token: str, *args: Any, **kwargs: Any) -> Any:
+        if token.lower() == self._right_token.lower():
+            token = self._right_token
+        return super().admit(token, *args, **kwargs)
+
+
+class ForgetsEndedSessions(SessionGate):
+    """Announces session recovery but answers an ended session's id SERVER_BUSY (3.7.4)."""
+
+    def _has_ended(self, session_id: bytes) -> bool:
+        return False
+
+
+class IgnoresClientKey(SessionGate):
+    """Announces session recovery but never lets a client key take a session over (3.7.2)."""
+
+    def admit(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("client_key", None)
+        return super().admit(*args, **kwargs)
+
+
+class AnyClientKeyTakesOver(SessionGate):
+    """Lets any client key take the live session over, not only the one it was opened with."""
+
+    def admit(self, token: str, session_id: bytes, kind: str, *args: Any, **kwargs: Any) -> Any:
+        key = kwargs.get("client_key", b"")
+        if kind == "hello" and self.session_id is not None and key:
+            self._client_key = key
+        return super().admit(token, session_id, kind, *args, **kwargs)
+
+
 class NeverExpires(SessionGate):
     """Keeps a session that has gone silent forever."""
 
@@ -403,6 +441,15 @@ FAULTS = (
     Fault("follows-links-out", ("4.5.2",), "4.5.2/1", _swap(storage_factory=FollowsLinksOut)),
     Fault("accepts-any-token", ("3.1",), "3.1/1", _swap(gate_class=AcceptsAnyToken)),
     Fault("never-expires", ("3.4/2",), "3.4/2", _swap(gate_class=NeverExpires)),
+    Fault(
+        "compares-tokens-ignoring-case",
+        ("3.1",),
+        "3.1/1",
+        _swap(gate_class=ComparesTokensIgnoringCase),
+    ),
+    Fault("forgets-ended-sessions", ("3.7",), "3.7/2", _swap(gate_class=ForgetsEndedSessions)),
+    Fault("ignores-client-key", ("3.7",), "3.7/1", _swap(gate_class=IgnoresClientKey)),
+    Fault("any-client-key-takes-over", ("3.7",), "3.7/1", _swap(gate_class=AnyClientKeyTakesOver)),
     Fault(
         "answers-oversize-messages",
         ("2.4/1",),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from remofile.core.limits import PROTOCOL_VERSION
 from remofile.core.sessions import (
+    REMEMBERED_ENDED_SESSIONS,
     SESSION_CASES,
     SESSION_ID_BYTES,
     Admission,
@@ -102,8 +103,8 @@ def test_hello_with_the_holders_id_replaces_the_session() -> None:
     assert admission == Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, session_ended=True)
     assert gate.session_id == b"session-2" != first
     assert gate.deadline_ms() == 300 + TIMEOUT_MS
-    # The old id no longer belongs to anyone alive.
-    assert gate.admit(TOKEN, first, "list_files", 301).reason == pb.REASON_SERVER_BUSY
+    # The old id names a session that ended: SESSION_EXPIRED, never SERVER_BUSY (3.7).
+    assert gate.admit(TOKEN, first, "list_files", 301).reason == pb.REASON_SESSION_EXPIRED
 
 
 @pytest.mark.parametrize("version", [0, 2, PROTOCOL_VERSION + 1, 2**32 - 1])
@@ -303,6 +304,123 @@ def test_wrong_token_with_a_lone_surrogate_is_access_denied() -> None:
     assert gate.admit("\udcff" + TOKEN, b"", "hello", 0).reason == pb.REASON_ACCESS_DENIED
 
 
+# --- 3.7 recovery ----------------------------------------------------------------------
+
+KEY = bytes(range(32))
+
+
+def test_hello_with_the_live_sessions_client_key_replaces_it_whatever_id_it_carries() -> None:
+    gate = make_gate()
+    first = gate.admit(TOKEN, b"", "hello", 0, client_key=KEY)
+    assert first.verdict is Verdict.OPENED
+    live = gate.session_id
+    # The answer was lost, or the process restarted: the client no longer knows `live`.
+    for carried in (b"", OTHER, b"session-0"):
+        admission = gate.admit(TOKEN, carried, "hello", 10, client_key=KEY)
+        assert admission == Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, True)
+        assert gate.session_id != live
+        live = gate.session_id
+    assert gate.deadline_ms() == 10 + TIMEOUT_MS
+
+
+def test_lost_answer_to_a_replacing_hello_does_not_lock_the_client_out() -> None:
+    gate = make_gate()
+    holder = gate.admit(TOKEN, b"", "hello", 0, client_key=KEY)
+    assert holder.verdict is Verdict.OPENED
+    old = gate.session_id or b""
+    # HELLO with the old id replaces it; its answer is lost, so the retry carries `old`.
+    assert gate.admit(TOKEN, old, "hello", 5, client_key=KEY).verdict is Verdict.OPENED
+    assert gate.admit(TOKEN, old, "hello", 6, client_key=KEY).verdict is Verdict.OPENED
+    assert gate.admit(TOKEN, gate.session_id or b"", "list_files", 7).verdict is Verdict.PROCEED
+
+
+@pytest.mark.parametrize(
+    "other_key", [b"", bytes(32), KEY[:15], KEY + bytes(40)], ids=["none", "other", "short", "long"]
+)
+def test_hello_with_another_or_no_client_key_is_still_busy(other_key: bytes) -> None:
+    gate = make_gate()
+    gate.admit(TOKEN, b"", "hello", 0, client_key=KEY)
+    live = gate.session_id
+    assert gate.admit(TOKEN, b"", "hello", 1, client_key=other_key).reason == pb.REASON_SERVER_BUSY
+    assert gate.session_id == live
+
+
+@pytest.mark.parametrize("key", [KEY[:15], KEY + bytes(40)], ids=["short", "long"])
+def test_a_client_key_of_the_wrong_length_is_no_key(key: bytes) -> None:
+    gate = make_gate()
+    assert gate.admit(TOKEN, b"", "hello", 0, client_key=key).verdict is Verdict.OPENED
+    assert gate.admit(TOKEN, b"", "hello", 1, client_key=key).reason == pb.REASON_SERVER_BUSY
+
+
+def test_a_session_opened_without_a_key_cannot_be_taken_over_by_an_empty_key() -> None:
+    gate = make_gate()
+    open_session(gate)
+    assert gate.admit(TOKEN, b"", "hello", 1, client_key=b"").reason == pb.REASON_SERVER_BUSY
+
+
+def test_the_client_key_needs_the_token() -> None:
+    gate = make_gate()
+    gate.admit(TOKEN, b"", "hello", 0, client_key=KEY)
+    live = gate.session_id
+    admission = gate.admit(TOKEN + "x", b"", "hello", 1, client_key=KEY)
+    assert admission.reason == pb.REASON_ACCESS_DENIED
+    assert gate.session_id == live
+
+
+def test_the_key_belongs_to_one_session_only() -> None:
+    gate = make_gate()
+    gate.admit(TOKEN, b"", "hello", 0, client_key=KEY)
+    holder = gate.session_id or b""
+    gate.admit(TOKEN, holder, "goodbye", 1)
+    # Another client opens without a key: the old key does not take its session over.
+    open_session(gate, 2)
+    assert gate.admit(TOKEN, b"", "hello", 3, client_key=KEY).reason == pb.REASON_SERVER_BUSY
+
+
+@pytest.mark.parametrize("how", ["replaced", "closed", "expired"])
+@pytest.mark.parametrize("kind", ["list_files", "send_chunk", "goodbye", "cancel_transfer"])
+def test_an_ended_sessions_id_is_session_expired_even_while_another_is_live(
+    how: str, kind: str
+) -> None:
+    gate = make_gate()
+    ended = open_session(gate)
+    if how == "replaced":
+        gate.admit(TOKEN, ended, "hello", 1)
+    elif how == "closed":
+        gate.admit(TOKEN, ended, "goodbye", 1)
+        open_session(gate, 2)
+    else:
+        assert gate.expire(TIMEOUT_MS + 1)
+        open_session(gate, TIMEOUT_MS + 2)
+    live = gate.session_id
+    deadline = gate.deadline_ms()
+    admission = gate.admit(TOKEN, ended, kind, TIMEOUT_MS + 3)
+    assert admission == Admission(Verdict.REFUSED, pb.REASON_SESSION_EXPIRED)
+    assert gate.session_id == live
+    assert gate.deadline_ms() == deadline
+    # An id never issued is still another client's: busy.
+    assert gate.admit(TOKEN, OTHER, kind, TIMEOUT_MS + 3).reason == pb.REASON_SERVER_BUSY
+
+
+def test_a_hello_with_an_ended_id_and_no_key_is_busy_while_another_is_live() -> None:
+    gate = make_gate()
+    ended = open_session(gate)
+    gate.admit(TOKEN, ended, "goodbye", 1)
+    open_session(gate, 2)
+    assert gate.admit(TOKEN, ended, "hello", 3).reason == pb.REASON_SERVER_BUSY
+
+
+def test_the_gate_remembers_a_bounded_number_of_ended_sessions() -> None:
+    gate = make_gate()
+    first = open_session(gate)
+    for now in range(1, REMEMBERED_ENDED_SESSIONS + 2):
+        gate.admit(TOKEN, gate.session_id or b"", "hello", now)
+    # The oldest was forgotten: it now looks like any id never issued.
+    assert gate.admit(TOKEN, first, "list_files", 10_000).reason == pb.REASON_SERVER_BUSY
+    assert len(gate._ended) == REMEMBERED_ENDED_SESSIONS
+    assert REMEMBERED_ENDED_SESSIONS >= 16
+
+
 # --- the session table -----------------------------------------------------------------
 
 
@@ -310,7 +428,7 @@ def test_session_case_ids_are_unique_and_well_formed() -> None:
     ids = [case.case for case in SESSION_CASES]
     assert len(ids) == len(set(ids))
     for identifier in ids:
-        assert re.fullmatch(r"3\.[1-5]/[1-9]", identifier), identifier
+        assert re.fullmatch(r"3\.[1-7]/[1-9]", identifier), identifier
 
 
 def test_session_cases_reason_matches_response_type() -> None:
@@ -369,6 +487,15 @@ class GateAgainstModel(RuleBasedStateMachine):
         self.issued = 0
         #: The id each client holds (what its last HELLO returned), or b"".
         self.ids = {"a": b"", "b": b""}
+        #: Each client's key (3.7): "a" sends one, "b" none.
+        self.keys = {"a": b"k" * 16, "b": b""}
+        self.live_key = b""
+        self.ended: set[bytes] = set()
+
+    @rule(client=st.sampled_from(["a", "b"]))
+    def client_restarts(self, client: str) -> None:
+        """A client process restarts: it forgets its session id, not its key."""
+        self.ids[client] = b""
 
     @rule(delta=st.integers(0, 2 * TIMEOUT_MS))
     def time_passes(self, delta: int) -> None:
@@ -377,6 +504,8 @@ class GateAgainstModel(RuleBasedStateMachine):
         should_end = self.live is not None and self.now - self.last_seen > TIMEOUT_MS
         assert ended is should_end
         if should_end:
+            assert self.live is not None
+            self.ended.add(self.live)
             self.live = None
 
     @rule(
@@ -389,25 +518,32 @@ class GateAgainstModel(RuleBasedStateMachine):
         session_id = self.ids[client]
         version = PROTOCOL_VERSION if good_version else PROTOCOL_VERSION + 1
         token = TOKEN if good_token else "not-the-token"
-        admission = self.gate.admit(token, session_id, kind, self.now, version)
+        key = self.keys[client]
+        admission = self.gate.admit(token, session_id, kind, self.now, version, client_key=key)
         is_holder = self.live is not None and session_id == self.live
+        same_client = is_holder or (self.live is not None and key != b"" and key == self.live_key)
         if not good_token:
             expected = Admission(Verdict.REFUSED, pb.REASON_ACCESS_DENIED)
         elif kind == "hello" and not good_version:
             expected = Admission(Verdict.REFUSED, pb.REASON_UNSUPPORTED_VERSION)
-        elif kind == "hello" and self.live is not None and not is_holder:
+        elif kind == "hello" and self.live is not None and not same_client:
             expected = Admission(Verdict.REFUSED, pb.REASON_SERVER_BUSY)
         elif kind == "hello":
+            replaced = self.live is not None
+            if self.live is not None:
+                self.ended.add(self.live)
             self.issued += 1
             self.live = b"s%d" % self.issued
+            self.live_key = key
             self.ids[client] = self.live
             self.last_seen = self.now
-            expected = Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, is_holder)
-        elif self.live is None:
+            expected = Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, replaced)
+        elif self.live is None or (not is_holder and session_id in self.ended):
             expected = Admission(Verdict.REFUSED, pb.REASON_SESSION_EXPIRED)
         elif not is_holder:
             expected = Admission(Verdict.REFUSED, pb.REASON_SERVER_BUSY)
         elif kind == "goodbye":
+            self.ended.add(self.live)
             self.live = None
             self.last_seen = self.now
             expected = Admission(Verdict.CLOSED, pb.REASON_SESSION_CLOSED, True)

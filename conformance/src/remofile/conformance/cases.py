@@ -35,6 +35,7 @@ SECTION_TITLES = {
     "3.4": "Expiry",
     "3.5": "Closing a session: GOODBYE",
     "3.6": "Order of checks",
+    "3.7": "Recovering a session",
     "4.4": "File name validity",
     "4.5.1": "Path syntax",
     "4.5.2": "Resolution and the jail",

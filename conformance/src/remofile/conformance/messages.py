@@ -16,8 +16,10 @@ from remofile.v1 import remofile_pb2 as pb
 CLIENT_NAME = "remofile-conformance/1.0"
 
 
-def hello(version: int = PROTOCOL_VERSION) -> pb.Request:
-    return pb.Request(hello=pb.Hello(protocol_version=version, client_name=CLIENT_NAME))
+def hello(version: int = PROTOCOL_VERSION, client_key: bytes = b"") -> pb.Request:
+    return pb.Request(
+        hello=pb.Hello(protocol_version=version, client_name=CLIENT_NAME, client_key=client_key)
+    )
 
 
 def goodbye() -> pb.Request:

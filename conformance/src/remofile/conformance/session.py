@@ -174,16 +174,20 @@ class Session:
     # -- the session layer (section 3) -----------------------------------------------
 
     def hello(
-        self, step: str = "open a session with HELLO", replace: bool = False
+        self,
+        step: str = "open a session with HELLO",
+        replace: bool = False,
+        client_key: bytes = b"",
     ) -> pb.SessionOpened:
-        """Open a session (or replace this one); fail the case unless SESSION_OPENED."""
+        """Open a session (or replace this one, by its id or by ``client_key``, 3.7);
+        fail the case unless SESSION_OPENED."""
 
         def well_formed(reply: Reply) -> str | None:
             problems = session_opened_problems(reply.response.session_opened)
             return "; ".join(problems) or None
 
         reply = self.call(
-            messages.hello(),
+            messages.hello(client_key=client_key),
             [accepted("SESSION_OPENED", well_formed, "a complete SessionOpened")],
             step,
             session_id=self.session_id if replace else b"",

@@ -62,12 +62,19 @@ def _wrong_token(ctx: CaseContext) -> None:
     )
     live = ctx.open_session()
     token = ctx.target.token
-    for what, given in (
+    variants = [
         ("a wrong token", wrong),
         ("an empty token", ""),
         ("the token with one more character", token + "x"),
         ("the token less its last character", token[:-1]),
-    ):
+    ]
+    if token.swapcase() != token:
+        # Tokens are compared byte for byte (3.1.4): letter case matters.
+        variants.append(("the token with its letter case swapped", token.swapcase()))
+        variants.append(("the token in capitals", token.upper()))
+    for what, given in variants:
+        if given == token:
+            continue
         live.call(
             messages.list_files(ctx.scratch),
             [ACCESS_DENIED],
@@ -125,9 +132,11 @@ def _hello_replaces(ctx: CaseContext) -> None:
         session.session_id != old, "HELLO replaces the session", "the new session_id is the old one"
     )
     check_state(session, State.IDLE, upload, "the replaced session's upload is interrupted")
+    # With session recovery the old id is an ended session's (3.7.4); without, another's.
+    ended = SESSION_EXPIRED if ctx.has_feature(pb.FEATURE_SESSION_RECOVERY) else SERVER_BUSY
     session.call(
         messages.list_files(ctx.scratch),
-        [SERVER_BUSY],
+        [ended],
         "the old session_id is no longer the live session",
         session_id=old,
     )
@@ -269,6 +278,115 @@ def _goodbye(ctx: CaseContext) -> None:
         discard_staged(cleaner, upload)
 
 
+def _client_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _takeover(ctx: CaseContext) -> None:
+    probe = ctx.open_session()
+    ctx.require_feature(pb.FEATURE_SESSION_RECOVERY)
+    probe.goodbye()
+    key = _client_key()
+    first = ctx.client()
+    first.hello("open a session with a client key", client_key=key)
+    upload = _interrupted_upload(ctx, first)
+    lost = first.session_id
+    # The client restarted, or lost an answer: a new socket, no session id, the same key.
+    restarted = ctx.client()
+    restarted.hello("HELLO with the live session's client key and no session id", client_key=key)
+    require(
+        restarted.session_id != lost,
+        "HELLO with the client key replaces the session",
+        "the new session_id is the old one (3.7.2)",
+    )
+    first.closed = True
+    check_state(restarted, State.IDLE, upload, "the replaced session's upload is interrupted")
+    upload.session = restarted
+    upload.start(
+        "the replaced session's staged upload is kept: resume it (3.7.2, 7.1)",
+        resume=True,
+        staged=upload.chunk_size,
+    )
+    restarted.call(messages.cancel_transfer(), [accepted("TRANSFER_CANCELLED")], "cancel it")
+    # A retry of a HELLO whose answer was lost carries the old id: the key still works.
+    again = restarted.session_id
+    restarted.hello("HELLO with the key and the live id", replace=True, client_key=key)
+    restarted.session_id = again
+    restarted.hello(
+        "a retry whose answer was lost: the key and the replaced id", replace=True, client_key=key
+    )
+    for what, other_key in (
+        ("no key", b""),
+        ("another key", _client_key()),
+        ("the key's first 15 bytes, too short to be a key", key[:15]),
+    ):
+        ctx.client().call(
+            messages.hello(client_key=other_key),
+            [SERVER_BUSY],
+            f"another client's HELLO with {what}",
+        )
+    ctx.client().call(
+        messages.hello(client_key=key),
+        [ACCESS_DENIED],
+        "HELLO with the client key but a wrong token",
+        token=random_token(),
+    )
+    restarted.call(messages.list_files(ctx.scratch), [FILES_LISTED], "the session is untouched")
+    short = ctx.client()
+    short_key = key[:8]
+    restarted.goodbye()
+    short.hello("open a session with an 8-byte key, which is no key (3.7.1)", client_key=short_key)
+    ctx.client().call(
+        messages.hello(client_key=short_key),
+        [SERVER_BUSY],
+        "HELLO with the same 8-byte key: it takes nothing over",
+    )
+
+
+def _ended_ids(ctx: CaseContext) -> None:
+    session = ctx.open_session()
+    ctx.require_feature(pb.FEATURE_SESSION_RECOVERY)
+    ended: list[tuple[str, bytes]] = []
+    closed = session.session_id
+    session.goodbye()
+    ended.append(("closed by GOODBYE", closed))
+    session = ctx.open_session()
+    replaced = session.session_id
+    session.hello("replace the session with HELLO and its id", replace=True)
+    ended.append(("replaced by HELLO", replaced))
+    upload = _interrupted_upload(ctx, session)
+    request, data = upload.chunk()
+    other = ctx.client()
+    for what, session_id in ended:
+        for kind, sent, sent_data in (
+            ("LIST_FILES", messages.list_files("/"), None),
+            ("SEND_CHUNK", request, data),
+            ("CANCEL_TRANSFER", messages.cancel_transfer(), None),
+            ("GOODBYE", messages.goodbye(), None),
+        ):
+            other.call(
+                sent,
+                [SESSION_EXPIRED],
+                f"{kind} with the id of a session {what}, while another is live",
+                sent_data,
+                session_id=session_id,
+            )
+        other.call(
+            messages.hello(),
+            [SERVER_BUSY],
+            f"HELLO without a key carrying the id of a session {what}",
+            session_id=session_id,
+        )
+    other.call(
+        messages.list_files("/"),
+        [SERVER_BUSY],
+        "an id never issued is still another client's (3.7.4)",
+        session_id=_made_up_id(),
+    )
+    upload.send_next("the live session's upload goes on untouched")
+    session.call(messages.list_files(ctx.scratch), [FILES_LISTED], "the live session is live")
+
+
 #: Bodies of the rows of the session table, by case identifier.
 BODIES: dict[str, Body] = {
     "3.1/1": _wrong_token,
@@ -280,6 +398,8 @@ BODIES: dict[str, Body] = {
     "3.4/1": _no_session,
     "3.4/2": _expiry,
     "3.5/1": _goodbye,
+    "3.7/1": _takeover,
+    "3.7/2": _ended_ids,
 }
 
 

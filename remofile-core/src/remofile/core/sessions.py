@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,15 @@ from remofile.v1 import remofile_pb2 as pb
 
 #: Bytes of randomness in a session identifier.
 SESSION_ID_BYTES = 16
+
+#: The shortest and longest client key a server honours (SPEC.md 3.7); a key of another
+#: length, like an empty one, is no key.
+MIN_CLIENT_KEY_BYTES = 16
+MAX_CLIENT_KEY_BYTES = 64
+
+#: How many ids of ended sessions the gate remembers, to answer them SESSION_EXPIRED
+#: rather than SERVER_BUSY (SPEC.md 3.7.4 asks for at least 16).
+REMEMBERED_ENDED_SESSIONS = 64
 
 
 class Verdict(enum.Enum):
@@ -108,7 +118,28 @@ SESSION_CASES: tuple[SessionCase, ...] = (
         pb.RESPONSE_TYPE_ACCEPTED,
         pb.REASON_SESSION_CLOSED,
     ),
+    SessionCase(
+        "3.7/1",
+        "HELLO",
+        "another session is live and HELLO carries that session's client key: it is replaced",
+        pb.RESPONSE_TYPE_ACCEPTED,
+        pb.REASON_SESSION_OPENED,
+    ),
+    SessionCase(
+        "3.7/2",
+        "any but HELLO",
+        "another session is live and the request carries the id of a session that ended",
+        pb.RESPONSE_TYPE_REFUSED,
+        pb.REASON_SESSION_EXPIRED,
+    ),
 )
+
+
+def usable_client_key(client_key: bytes) -> bytes:
+    """``client_key`` if its length makes it a key (SPEC.md 3.7.1), else b"" (no key)."""
+    if MIN_CLIENT_KEY_BYTES <= len(client_key) <= MAX_CLIENT_KEY_BYTES:
+        return client_key
+    return b""
 
 
 def tokens_match(expected: str, given: str) -> bool:
@@ -137,6 +168,10 @@ class SessionGate:
         self._new_session_id = new_session_id
         self.session_id: bytes | None = None
         self._last_seen_ms = 0
+        #: The client key of the live session's HELLO, b"" if it gave none (3.7).
+        self._client_key = b""
+        #: Ids of sessions that ended, oldest first, to answer them SESSION_EXPIRED (3.7).
+        self._ended: OrderedDict[bytes, None] = OrderedDict()
 
     @property
     def is_live(self) -> bool:
@@ -148,9 +183,23 @@ class SessionGate:
         :returns: True if a session ended now (its transfer must be abandoned).
         """
         if self.session_id is not None and now_ms - self._last_seen_ms > self.timeout_ms:
-            self.session_id = None
+            self._end()
             return True
         return False
+
+    def _end(self) -> None:
+        """Forget the live session, remembering its id as one that ended."""
+        if self.session_id is not None:
+            self._ended[self.session_id] = None
+            while len(self._ended) > REMEMBERED_ENDED_SESSIONS:
+                self._ended.popitem(last=False)
+        self.session_id = None
+        self._client_key = b""
+
+    def _has_ended(self, session_id: bytes) -> bool:
+        """Whether ``session_id`` names a session this gate opened and that has ended."""
+        # Ids are compared in constant time each; the set is small and bounded.
+        return any(hmac.compare_digest(ended, session_id) for ended in self._ended)
 
     def deadline_ms(self) -> int | None:
         """When the live session expires if nothing arrives, or None with no session."""
@@ -165,10 +214,12 @@ class SessionGate:
         kind: str,
         now_ms: int,
         protocol_version: int = PROTOCOL_VERSION,
+        client_key: bytes = b"",
     ) -> Admission:
         """Decide about one request of the oneof ``kind`` (``"hello"``, ``"goodbye"``...).
 
-        Call :meth:`expire` first so that a silent session is gone before it is judged.
+        ``client_key`` is HELLO's (ignored for other kinds). Call :meth:`expire` first so
+        that a silent session is gone before it is judged.
         """
         if not tokens_match(self._token, token):
             return Admission(Verdict.REFUSED, pb.REASON_ACCESS_DENIED)
@@ -176,17 +227,27 @@ class SessionGate:
         if kind == "hello":
             if protocol_version != PROTOCOL_VERSION:
                 return Admission(Verdict.REFUSED, pb.REASON_UNSUPPORTED_VERSION)
-            if self.session_id is not None and not is_holder:
+            key = usable_client_key(client_key)
+            same_client = is_holder or (
+                self.session_id is not None
+                and bool(key)
+                and bool(self._client_key)
+                and hmac.compare_digest(self._client_key, key)
+            )
+            if self.session_id is not None and not same_client:
                 return Admission(Verdict.REFUSED, pb.REASON_SERVER_BUSY)
+            replaced = self.session_id is not None
+            self._end()
             self.session_id = self._new_session_id()
+            self._client_key = key
             self._last_seen_ms = now_ms
-            return Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, session_ended=is_holder)
-        if self.session_id is None:
+            return Admission(Verdict.OPENED, pb.REASON_SESSION_OPENED, session_ended=replaced)
+        if self.session_id is None or (not is_holder and self._has_ended(session_id)):
             return Admission(Verdict.REFUSED, pb.REASON_SESSION_EXPIRED)
         if not is_holder:
             return Admission(Verdict.REFUSED, pb.REASON_SERVER_BUSY)
         self._last_seen_ms = now_ms
         if kind == "goodbye":
-            self.session_id = None
+            self._end()
             return Admission(Verdict.CLOSED, pb.REASON_SESSION_CLOSED, session_ended=True)
         return Admission(Verdict.PROCEED)

@@ -230,6 +230,10 @@ class _FeatureEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTy
     """COPY_FILE (SPEC.md 4.15)."""
     FEATURE_FILE_DIGEST: _Feature.ValueType  # 4
     """FILE_DIGEST (SPEC.md 4.16)."""
+    FEATURE_SESSION_RECOVERY: _Feature.ValueType  # 5
+    """HELLO honours `client_key`, and a request carrying the id of a session that has
+    ended is refused SESSION_EXPIRED, never SERVER_BUSY (SPEC.md 3.7).
+    """
 
 class Feature(_Feature, metaclass=_FeatureEnumTypeWrapper):
     """Optional abilities a server announces in SessionOpened (SPEC.md section 8.5)."""
@@ -243,6 +247,10 @@ FEATURE_COPY: Feature.ValueType  # 3
 """COPY_FILE (SPEC.md 4.15)."""
 FEATURE_FILE_DIGEST: Feature.ValueType  # 4
 """FILE_DIGEST (SPEC.md 4.16)."""
+FEATURE_SESSION_RECOVERY: Feature.ValueType  # 5
+"""HELLO honours `client_key`, and a request carrying the id of a session that has
+ended is refused SESSION_EXPIRED, never SERVER_BUSY (SPEC.md 3.7).
+"""
 global___Feature = Feature
 
 @typing.final
@@ -253,17 +261,25 @@ class Hello(google.protobuf.message.Message):
 
     PROTOCOL_VERSION_FIELD_NUMBER: builtins.int
     CLIENT_NAME_FIELD_NUMBER: builtins.int
+    CLIENT_KEY_FIELD_NUMBER: builtins.int
     protocol_version: builtins.int
     """The protocol version the client speaks; 1 for this file."""
     client_name: builtins.str
     """Free text naming the client implementation, for the server's log."""
+    client_key: builtins.bytes
+    """Optional, 16 to 64 bytes chosen at random by the client: a HELLO with the right
+    token and the client key of the live session replaces that session, so a client
+    that lost an answer or restarted need not wait for it to expire (SPEC.md 3.7).
+    Empty: no key. Ignored by a server that does not announce FEATURE_SESSION_RECOVERY.
+    """
     def __init__(
         self,
         *,
         protocol_version: builtins.int = ...,
         client_name: builtins.str = ...,
+        client_key: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["client_name", b"client_name", "protocol_version", b"protocol_version"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["client_key", b"client_key", "client_name", b"client_name", "protocol_version", b"protocol_version"]) -> None: ...
 
 global___Hello = Hello
 
@@ -641,7 +657,9 @@ class Request(google.protobuf.message.Message):
     token: builtins.str
     """The server's access token (SPEC.md section 3.1)."""
     session_id: builtins.bytes
-    """The session this request belongs to, as returned by Hello; empty in Hello."""
+    """The session this request belongs to, as SessionOpened returned it. In HELLO: the
+    live session's id to replace it (SPEC.md 3.2.5), or anything (empty included) else.
+    """
     @property
     def hello(self) -> global___Hello: ...
     @property
@@ -866,7 +884,10 @@ class ChunkInfo(google.protobuf.message.Message):
     """Position in the file of the first byte of the chunk."""
     @property
     def digest(self) -> global___Digest:
-        """On the last chunk of a download: the digest of the whole file."""
+        """The digest of the whole file, on TRANSFER_COMPLETED only: always in a download
+        (SPEC.md 4.10.2); in an upload the server MAY set it to the digest of the stored
+        file (SPEC.md 4.9.2). Unset on CHUNK_ACCEPTED and CHUNK_SENT.
+        """
 
     def __init__(
         self,

@@ -328,7 +328,8 @@ class Server:
             compressions=list(SUPPORTED_COMPRESSIONS),
             digest_algorithms=list(self._digest_algorithms),
             server_name=SERVER_NAME,
-            features=features,
+            # Session recovery lives in the gate, whatever the storage (SPEC.md 3.7).
+            features=[*features, pb.FEATURE_SESSION_RECOVERY],
         )
 
     def _serve(self, socket: zmq.Socket[Any]) -> None:
@@ -481,7 +482,14 @@ class Server:
             # Anything else may look at the files being stored: they must be in place.
             handler.wait_for_placements()
         version = request.hello.protocol_version if kind == "hello" else PROTOCOL_VERSION
-        admission = gate.admit(request.token, request.session_id, kind, _now_ms(), version)
+        admission = gate.admit(
+            request.token,
+            request.session_id,
+            kind,
+            _now_ms(),
+            version,
+            client_key=request.hello.client_key if kind == "hello" else b"",
+        )
         if admission.session_ended:
             handler.end_session()
         if admission.verdict is Verdict.REFUSED:
@@ -583,7 +591,7 @@ def _receive(socket: zmq.Socket[Any]) -> _Message | None:
 
 
 _REFUSAL_MESSAGES = {
-    pb.REASON_ACCESS_DENIED: "access denied: wrong token",
+    pb.REASON_ACCESS_DENIED: "access denied",
     pb.REASON_SERVER_BUSY: "the server is busy with another client",
     pb.REASON_SESSION_EXPIRED: "no session: send HELLO first",
     pb.REASON_UNSUPPORTED_VERSION: f"this server speaks protocol version {PROTOCOL_VERSION}",
