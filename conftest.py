@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 SEAWEEDFS_START_TIMEOUT_S = 60.0
 
 #: How long it may take to stop after SIGTERM before it is killed.
-SEAWEEDFS_STOP_TIMEOUT_S = 15.0
+SEAWEEDFS_STOP_TIMEOUT_S = 5.0
 
 #: The bucket every test gets a prefix of.
 TEST_BUCKET = "remofile-tests"

@@ -249,10 +249,12 @@ class S3Storage(Storage):
         return bool(page.get("KeyCount", 0))
 
     def _kind(self, path: RemotePath) -> str | None:
-        """ "directory", "file" or None; a name that is both is a directory."""
-        if self._is_directory(path):
-            return "directory"
-        return "file" if self._head(self._key(path)) is not None else None
+        """ "directory", "file" or None. A name that is both (a key ``a`` beside keys
+        ``a/...``, which only another tool can write) is a file: one HEAD answers for
+        files, the commonest question."""
+        if path and self._head(self._key(path)) is not None:
+            return "file"
+        return "directory" if self._is_directory(path) else None
 
     def _require_directory(self, path: RemotePath) -> None:
         kind = self._kind(path)
@@ -303,8 +305,18 @@ class S3Storage(Storage):
                     markers.add(relative[:-1])
                 else:
                     files[relative] = (item["Key"], item["Size"], item["ETag"], when / 1e9)
-        for name in directories:
-            files.pop(name, None)  # a name that is both is a directory
+
+        # A name that is both is a file (see _kind): what lies below it is not listed.
+        def under_a_file(name: str) -> bool:
+            parts = name.split("/")
+            return any("/".join(parts[:depth]) in files for depth in range(1, len(parts)))
+
+        directories = {
+            name: when
+            for name, when in directories.items()
+            if name not in files and not under_a_file(name)
+        }
+        files = {name: item for name, item in files.items() if not under_a_file(name)}
         unknown = [name for name, when in directories.items() if not when]
         for name, when in zip(
             unknown,
@@ -484,8 +496,9 @@ class S3Storage(Storage):
         sync: bool,
         replace: bool = False,
     ) -> None:
-        """One PUT with the digests in its metadata; thread-safe."""
-        self.check_new_entry(directory, name, replace)
+        """One PUT with the digests in its metadata; thread-safe. The name was checked
+        by :meth:`check_new_entry` just before; what changed since is caught by the PUT
+        itself (If-None-Match) and :meth:`_check_not_directory`."""
         stem = self._staging_key(directory, name)
         staged = [
             item["Key"] for items in self._staged_groups(stem + "-").values() for item in items
@@ -514,12 +527,12 @@ class S3Storage(Storage):
     # -- downloads ----------------------------------------------------------
 
     def _file(self, path: RemotePath) -> _ObjectInfo:
-        if not path or self._is_directory(path):
+        info = self._head(self._key(path)) if path else None
+        if info is not None:
+            return info
+        if self._is_directory(path):
             raise IsADirectoryError(f"not a regular file: /{'/'.join(path)}")
-        info = self._head(self._key(path))
-        if info is None:
-            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
-        return info
+        raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
 
     def file_info(self, path: RemotePath) -> FileInfo:
         info = self._file(path)
