@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,6 +48,11 @@ CLIENT_NAME = "remofile-python/1.0"
 #: How long :meth:`Client.close` waits for the server to acknowledge GOODBYE.
 GOODBYE_TIMEOUT_MS = 1000
 
+#: Bytes of the client key drawn for each client (SPEC.md 3.7 allows 16 to 64).
+CLIENT_KEY_BYTES = 32
+MIN_CLIENT_KEY_BYTES = 16
+MAX_CLIENT_KEY_BYTES = 64
+
 #: ``process_removal(removed_entries, remaining_entries)``
 RemovalCallback = Callable[[int, int], Any]
 
@@ -66,7 +72,13 @@ class Client(Channel):
     :param token: the server's token.
     :param public_key: the server's CURVE public key, if it encrypts.
     :param window: chunk requests kept in flight during transfers.
-    :raises ValueError: if the token or the public key is not valid.
+    :param client_key: 16 to 64 random bytes naming this client to the server (SPEC.md
+        3.7), by default drawn anew. A session is never lost to a lost answer: the
+        client's next HELLO carries the key and takes its own session back at once.
+        To get back in as quickly after the process restarts (to resume an upload),
+        keep :attr:`client_key` somewhere and pass it again; never give one key to two
+        clients that run at the same time, or they take the server from each other.
+    :raises ValueError: if the token, the public key or the client key is not valid.
     """
 
     def __init__(
@@ -77,8 +89,16 @@ class Client(Channel):
         public_key: str | None = None,
         *,
         window: int = DEFAULT_WINDOW_CHUNKS,
+        client_key: bytes | None = None,
     ) -> None:
         self._token = validate_token(token)
+        if client_key is None:
+            client_key = secrets.token_bytes(CLIENT_KEY_BYTES)
+        if not MIN_CLIENT_KEY_BYTES <= len(client_key) <= MAX_CLIENT_KEY_BYTES:
+            raise ValueError(
+                f"client_key must be {MIN_CLIENT_KEY_BYTES} to {MAX_CLIENT_KEY_BYTES} bytes"
+            )
+        self._client_key = bytes(client_key)
         if public_key is not None:
             validate_key(public_key)
         if "://" in hostname:
@@ -92,6 +112,8 @@ class Client(Channel):
         self._connection = Connection(endpoint, public_key)
         self._session_id = b""
         self._session: pb.SessionOpened | None = None
+        #: Whether the server last announced FEATURE_SESSION_RECOVERY (SPEC.md 3.7).
+        self._recovers = False
         self._needs_reset = False
         #: When the last request was sent (time.monotonic()), to tell a silent session.
         self._last_sent = 0.0
@@ -99,6 +121,12 @@ class Client(Channel):
     @property
     def endpoint(self) -> str:
         return self._connection.endpoint
+
+    @property
+    def client_key(self) -> bytes:
+        """The key this client sends in HELLO (SPEC.md 3.7): pass it to the Client of a
+        restarted process to take this one's session over without waiting."""
+        return self._client_key
 
     def close(self) -> None:
         """End the session (so the server is free for others) and release the socket."""
@@ -141,15 +169,34 @@ class Client(Channel):
 
     def _ensure_session(self, timeout: int | None) -> pb.SessionOpened:
         """Open a session, or reopen ours to bring the server back to IDLE after a failure
-        or after a silence long enough for the server to have closed it."""
+        or after a silence long enough for the server to have closed it.
+
+        HELLO carries our last session id and our client key, so it replaces our own
+        session whether or not we still know its id (SPEC.md 3.2.5, 3.7). When the
+        server announced session recovery, a HELLO whose answer is lost is sent once
+        more: the retry replaces the session the lost answer opened, so getting back in
+        costs one timeout and one round trip, never the session timeout.
+        """
         if self._session is not None and not self._needs_reset and not self._may_have_expired():
             return self._session
-        response, _ = self._exchange(
-            "hello", pb.Hello(protocol_version=PROTOCOL_VERSION, client_name=CLIENT_NAME), timeout
+        hello = pb.Hello(
+            protocol_version=PROTOCOL_VERSION,
+            client_name=CLIENT_NAME,
+            client_key=self._client_key,
         )
+        retries = 1 if self._recovers else 0
+        while True:
+            try:
+                response, _ = self._exchange("hello", hello, timeout)
+                break
+            except TimeoutError:
+                if retries == 0:
+                    raise
+                retries -= 1
         if response.reason == pb.REASON_SESSION_OPENED and response.HasField("session_opened"):
             self._session = response.session_opened
             self._session_id = response.session_opened.session_id
+            self._recovers = pb.FEATURE_SESSION_RECOVERY in self._session.features
             self._needs_reset = False
             return self._session
         raise self._failure("hello", response)
