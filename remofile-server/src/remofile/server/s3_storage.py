@@ -182,6 +182,7 @@ class S3Storage(Storage):
         #: Modification times read by HEAD, by (key, ETag): listings need them.
         self._times: dict[tuple[str, str], int] = {}
         self._times_lock = threading.Lock()
+        self._last_info: tuple[RemotePath, _ObjectInfo] | None = None
         #: Trees being removed, by prefix: out of sight until gone.
         self._removing: dict[str, _S3Removal] = {}
         #: Those whose session is over, purged between requests.
@@ -249,19 +250,34 @@ class S3Storage(Storage):
         return bool(page.get("KeyCount", 0))
 
     def _kind(self, path: RemotePath) -> str | None:
-        """ "directory", "file" or None. A name that is both (a key ``a`` beside keys
-        ``a/...``, which only another tool can write) is a file: one HEAD answers for
-        files, the commonest question."""
-        if path and self._head(self._key(path)) is not None:
-            return "file"
-        return "directory" if self._is_directory(path) else None
+        """ "directory", "file" or None, from one listing of the keys that start with
+        the path's key. A name that is both (a key ``a`` beside keys ``a/...``, which
+        only another tool can write) is a file."""
+        if not path:
+            return "directory"
+        key = self._key(path)
+        if self._hidden(key) or self._hidden(key + "/"):
+            return None
+        found = None
+        for page in self._iterate(key, "/"):
+            for item in page.get("Contents", []):
+                if item["Key"] == key:
+                    return "file"
+            for common in page.get("CommonPrefixes", []):
+                if common["Prefix"] == key + "/":
+                    found = "directory"
+            listed = [item["Key"] for item in page.get("Contents", [])]
+            listed += [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+            if listed and max(listed) > key + "/":
+                break  # listings are sorted: neither can come later
+        return found
 
     def _require_directory(self, path: RemotePath) -> None:
-        kind = self._kind(path)
-        if kind is None:
-            raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
-        if kind != "directory":
+        if self._is_directory(path):
+            return
+        if self._head(self._key(path)) is not None:
             raise NotADirectoryError(f"not a directory: /{'/'.join(path)}")
+        raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
 
     def check_new_entry(self, directory: RemotePath, name: str, replace: bool = False) -> None:
         self._require_directory(directory)
@@ -536,10 +552,14 @@ class S3Storage(Storage):
 
     def file_info(self, path: RemotePath) -> FileInfo:
         info = self._file(path)
+        self._last_info = (path, info)  # a download opens the file right after
         return FileInfo(info.size, info.modification_time_ns)
 
     def open_file(self, path: RemotePath) -> FileReader:
-        info = self._file(path)
+        """Reads the object described by the last :meth:`file_info` of this path (its
+        ETag pins the reads to that version: a replaced object fails the download)."""
+        last, self._last_info = self._last_info, None
+        info = last[1] if last is not None and last[0] == path else self._file(path)
         return _S3Reader(self, self._key(path), info)
 
     def _get_range(self, key: str, etag: str, start: int, end: int) -> bytes:
