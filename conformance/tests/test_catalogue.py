@@ -10,8 +10,8 @@ from remofile.conformance.cases import SECTION_TITLES, all_cases, matches, selec
 from remofile.conformance.context import UNPROVOKABLE
 from remofile.conformance.session_cases import BODIES
 from remofile.conformance.transition_cases import (
-    UNPROVOKABLE_REASONS,
     has_scenario,
+    is_unprovokable,
     required_features,
 )
 from remofile.core.sessions import SESSION_CASES, SessionCase
@@ -33,7 +33,7 @@ def test_case_ids_are_unique() -> None:
 def test_every_row_of_the_transition_table_has_a_case(rule: Rule, index: int) -> None:
     case = CASES[case_id(rule, index)]
     assert has_scenario(rule, index)
-    if rule.outcomes[index - 1].reason in UNPROVOKABLE_REASONS:
+    if is_unprovokable(rule, rule.outcomes[index - 1]):
         assert case.body is None
         assert case.skip_reason == UNPROVOKABLE
     else:
@@ -121,9 +121,7 @@ def test_the_rows_of_a_request_of_1_1_need_its_feature(kind: RequestKind, featur
     assert len(legal) == 1
     for rule in rules:
         for index, outcome in enumerate(rule.outcomes, start=1):
-            assert CASES[case_id(rule, index)].body is not None or (
-                outcome.reason in UNPROVOKABLE_REASONS
-            )
+            assert CASES[case_id(rule, index)].body is not None or (is_unprovokable(rule, outcome))
             wanted = () if rule.section == ILLEGAL_SECTION else (feature,)
             assert required_features(rule, outcome) == wanted
 

@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from remofile.core import SessionExpiredError, UnexpectedError
+from remofile.core import SessionExpiredError
 from server_harness import (
     CALL_TIMEOUT_MS,
     STAGING,
@@ -20,7 +20,8 @@ T = CALL_TIMEOUT_MS
 
 
 def test_name_taken_during_an_upload_is_not_replaced(served: RunningServer, layout: Layout) -> None:
-    """SPEC 4.9.2: the server must not replace it, and answers UNKNOWN_ERROR."""
+    """SPEC 4.9.2: the server must not replace it; it answers REFUSED FILE_ALREADY_EXISTS
+    and discards the staged data."""
     (layout.local / "upload.bin").write_bytes(os.urandom(8 * 1024))
 
     def someone_else_writes(chunk: bytes, remaining: int, size: int, name: str) -> None:
@@ -28,7 +29,7 @@ def test_name_taken_during_an_upload_is_not_replaced(served: RunningServer, layo
             (layout.root / "upload.bin").write_bytes(b"someone else's")
 
     client = served.client(window=1)
-    with pytest.raises(UnexpectedError) as raised:
+    with pytest.raises(FileExistsError) as raised:
         client.upload_file(
             layout.local / "upload.bin",
             "/",
@@ -36,9 +37,10 @@ def test_name_taken_during_an_upload_is_not_replaced(served: RunningServer, layo
             process_chunk=someone_else_writes,
             timeout=T,
         )
-    assert str(layout.root) not in raised.value.message
+    assert str(layout.root) not in str(raised.value)
     assert (layout.root / "upload.bin").read_bytes() == b"someone else's"
     assert visible_entries(layout.root) == ["upload.bin"]
+    assert not [path for path in (layout.root / STAGING).rglob("*") if path.is_file()]
     client.upload_file(layout.local / "upload.bin", "/", name="other.bin", timeout=T)
     assert (layout.root / "other.bin").read_bytes() == (layout.local / "upload.bin").read_bytes()
 

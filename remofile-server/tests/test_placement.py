@@ -126,9 +126,11 @@ class _FailingStorage(LocalStorage):
     [(_TakenByAnotherProcess, "name was taken"), (_FailingStorage, "Input/output error")],
     ids=["name-taken", "io-error"],
 )
-def test_a_failed_placement_is_unknown_error_and_the_next_requests_go_on(
+def test_a_failed_placement_is_answered_and_the_next_requests_go_on(
     layout: Layout, storage: type[LocalStorage], message: str
 ) -> None:
+    """A name taken meanwhile is REFUSED FILE_ALREADY_EXISTS (SPEC 4.9.2), a failing
+    disk ERROR UNKNOWN_ERROR."""
     with (
         serve_in_thread(layout.root, storage_factory=storage) as running,
         raw_peer_of(running.endpoint) as peer,
@@ -136,8 +138,12 @@ def test_a_failed_placement_is_unknown_error_and_the_next_requests_go_on(
         session = peer.hello()
         upload = _upload_requests(session, "x.bin", b"mine")
         responses = _send_all(peer, [*upload, _list_request(session)])
-        assert responses[1].type == pb.RESPONSE_TYPE_ERROR
-        assert responses[1].reason == pb.REASON_UNKNOWN_ERROR
+        if storage is _TakenByAnotherProcess:
+            assert responses[1].type == pb.RESPONSE_TYPE_REFUSED
+            assert responses[1].reason == pb.REASON_FILE_ALREADY_EXISTS
+        else:
+            assert responses[1].type == pb.RESPONSE_TYPE_ERROR
+            assert responses[1].reason == pb.REASON_UNKNOWN_ERROR
         assert message in responses[1].message
         assert str(layout.root) not in responses[1].message
         assert responses[2].reason == pb.REASON_FILES_LISTED

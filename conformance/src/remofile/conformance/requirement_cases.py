@@ -26,7 +26,7 @@ from remofile.conformance.scenarios import (
 from remofile.conformance.session import Session
 from remofile.conformance.spec import MAX_PATH_BYTES
 from remofile.conformance.wire import Reply
-from remofile.core.digests import algorithm_name
+from remofile.core.digests import algorithm_name, effective_algorithm
 from remofile.core.transitions import State
 from remofile.v1 import remofile_pb2 as pb
 
@@ -385,16 +385,17 @@ def _early_digest(ctx: CaseContext) -> None:
 
 @CASES.define(
     "7.2/2",
-    "the last chunk with malformed digests: no algorithm, an unknown one, 31 and 33 bytes",
-    "a digest must be SHA-256 with a value of 32 bytes, or the chunk is ERROR BAD_REQUEST (7.2)",
-    "ERROR BAD_REQUEST each; the state returns to IDLE",
+    "the last chunk with malformed digests: an unknown algorithm, 31 and 33 bytes; then a "
+    "right digest whose algorithm is UNSPECIFIED",
+    "a digest must name the upload's algorithm with a value of 32 bytes, or the chunk is ERROR "
+    "BAD_REQUEST; UNSPECIFIED stands for SHA256 (7.2, 4.9.2)",
+    "ERROR BAD_REQUEST each, the state back to IDLE; TRANSFER_COMPLETED for UNSPECIFIED",
 )
 def _malformed_digest(ctx: CaseContext) -> None:
     session, fixture = _fixture(ctx)
     content = content_of(fixture.chunk_size // 2, "digest")
     right = messages.digest_of(content).value
     for what, algorithm, value in (
-        ("no algorithm", pb.DIGEST_ALGORITHM_UNSPECIFIED, right),
         ("algorithm 9", 9, right),
         ("a value of 31 bytes", pb.DIGEST_ALGORITHM_SHA256, right[:31]),
         ("a value of 33 bytes", pb.DIGEST_ALGORITHM_SHA256, right + b"\x00"),
@@ -409,6 +410,18 @@ def _malformed_digest(ctx: CaseContext) -> None:
         check_state(session, State.IDLE, upload)
         discard_staged(session, upload)
     check_listing(fixture, "no file was stored")
+    upload = Upload(session, fixture.path, "unspecified.bin", content, fixture.chunk_size)
+    upload.start("an upload in SHA256, the algorithm UploadFile leaves UNSPECIFIED")
+    request, data = upload.chunk()
+    request.send_chunk.digest.algorithm = pb.DIGEST_ALGORITHM_UNSPECIFIED
+    session.call(
+        request,
+        [upload.expected_reply()],
+        "the last chunk with the SHA-256 digest, its algorithm UNSPECIFIED (stands for SHA256)",
+        data,
+    )
+    fixture.model.add_file("unspecified.bin", content)
+    check_listing(fixture, "the file is stored")
 
 
 @CASES.define(
@@ -440,7 +453,10 @@ def _digest_algorithms(ctx: CaseContext) -> None:
         )
         download.start(f"download {name} with {label}")
         download.finish(f"download {name} with {label}")
-        for other in ctx.server_limits().digest_algorithms:
+        others = list(ctx.server_limits().digest_algorithms)
+        if algorithm != pb.DIGEST_ALGORITHM_SHA256:
+            others.append(pb.DIGEST_ALGORITHM_UNSPECIFIED)  # stands for SHA256
+        for other in others:
             if other == algorithm:
                 continue
             one_chunk = content[: fixture.chunk_size]
@@ -454,11 +470,15 @@ def _digest_algorithms(ctx: CaseContext) -> None:
             )
             wrong.start(f"an upload of one chunk with {label}")
             request, data = wrong.chunk(digest=False)
-            request.send_chunk.digest.CopyFrom(messages.digest_of(one_chunk, other))
+            request.send_chunk.digest.CopyFrom(
+                messages.digest_of(one_chunk, effective_algorithm(other))
+            )
+            request.send_chunk.digest.algorithm = other
+            named = "UNSPECIFIED (SHA256)" if other == 0 else algorithm_name(other)
             session.call(
                 request,
                 [bad_request()],
-                f"its chunk with a digest of {algorithm_name(other)} instead",
+                f"its chunk with a digest of {named} instead",
                 data,
             )
             check_state(session, State.IDLE, wrong)

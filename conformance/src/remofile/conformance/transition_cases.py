@@ -55,6 +55,20 @@ UNPROVOKABLE_REASONS = frozenset(
     }
 )
 
+#: Outcomes of one request that no client can bring about, although their reason can be
+#: provoked elsewhere: only someone on the server's machine can take an upload's name
+#: while the server is in UPLOAD, since no other request is allowed then (4.9.2).
+UNPROVOKABLE_OUTCOMES = frozenset({(RequestKind.SEND_CHUNK, pb.REASON_FILE_ALREADY_EXISTS)})
+
+
+def is_unprovokable(rule: Rule, outcome: Outcome) -> bool:
+    """Whether no request sent through the wire can bring ``outcome`` about."""
+    return (
+        outcome.reason in UNPROVOKABLE_REASONS
+        or (rule.kind, outcome.reason) in UNPROVOKABLE_OUTCOMES
+    )
+
+
 #: Entries of the tree removed to see ENTRIES_REMOVED: more than one batch (4.11.2).
 BIG_TREE_FILES = 1001
 
@@ -1412,7 +1426,7 @@ def _illegal(row: Row) -> None:
 def body_for(rule: Rule, index: int) -> Body | None:
     """The body of case ``case_id(rule, index)``, or None if no client can provoke it."""
     outcome = rule.outcomes[index - 1]
-    if outcome.reason in UNPROVOKABLE_REASONS:
+    if is_unprovokable(rule, outcome):
         return None
     if rule.section == ILLEGAL_SECTION:
         provoke: Provoker | None = _illegal
@@ -1437,7 +1451,7 @@ def has_scenario(rule: Rule, index: int) -> bool:
     """Whether the suite knows how to provoke this outcome (for the drift test)."""
     outcome = rule.outcomes[index - 1]
     return (
-        outcome.reason in UNPROVOKABLE_REASONS
+        is_unprovokable(rule, outcome)
         or rule.section == ILLEGAL_SECTION
         or (rule.kind, reason_name(outcome.reason)) in PROVOKERS
     )

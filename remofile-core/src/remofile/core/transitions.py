@@ -256,6 +256,13 @@ _RULES: tuple[Rule, ...] = (
             _IDLE,
             "the storage is full: the upload is abandoned and its staged data discarded",
         ),
+        (
+            "REFUSED",
+            "FILE_ALREADY_EXISTS",
+            _IDLE,
+            "the name was taken meanwhile by an entry the upload may not replace: nothing"
+            " is replaced and the staged data is discarded",
+        ),
     ),
     _cancel(_UPLOAD),
     _rule(

@@ -74,9 +74,10 @@ class BadRequest(Exception):
     """The request breaks the protocol: answered ERROR BAD_REQUEST."""
 
 
-class NameTakenError(Exception):
+class NameTakenError(FileExistsError):
     """An upload's name was taken by someone else before it could be placed: the file is
-    not replaced, and the upload fails with ERROR UNKNOWN_ERROR (SPEC.md section 4.9.2)."""
+    not replaced, its staged data is discarded, and the last chunk is answered REFUSED
+    FILE_ALREADY_EXISTS (SPEC.md section 4.9.2)."""
 
     def __init__(self) -> None:
         super().__init__("the name was taken by another process during the upload")
@@ -136,7 +137,13 @@ class Reply:
                 reason=pb.REASON_INSUFFICIENT_STORAGE,
                 message="no space left on the server's storage",
             )
-        if not isinstance(error, (OSError, NameTakenError)):
+        if isinstance(error, NameTakenError):
+            return pb.Response(
+                type=pb.RESPONSE_TYPE_REFUSED,
+                reason=pb.REASON_FILE_ALREADY_EXISTS,
+                message=str(error),
+            )
+        if not isinstance(error, OSError):
             logger.warning("storing an upload failed", exc_info=error)
         return pb.Response(
             type=pb.RESPONSE_TYPE_ERROR,
@@ -478,7 +485,8 @@ class RequestHandler:
         if request.HasField("digest"):
             if not is_last:
                 raise BadRequest("only the last chunk may carry a digest")
-            if request.digest.algorithm != upload.digest_algorithm:
+            # UNSPECIFIED stands for SHA256 here as everywhere (SPEC.md 4.9.2, 7.2).
+            if effective_algorithm(request.digest.algorithm) != upload.digest_algorithm:
                 raise BadRequest(
                     f"this upload's digest is {algorithm_name(upload.digest_algorithm)}, "
                     f"not {algorithm_name(request.digest.algorithm)}"
