@@ -941,6 +941,12 @@ class _MultipartUpload(UploadTarget):
         self._buffer = bytearray()
         if not keep_for_resume:
             self._discard()
+            return
+        # The parts under way are staged before anything else happens: a resume right
+        # after lists them.
+        for _key, future in self._parts:
+            with contextlib.suppress(Exception):
+                future.result()
 
 
 class _S3Reader(FileReader):
