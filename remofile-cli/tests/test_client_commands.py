@@ -228,12 +228,16 @@ def test_upload_destination_defaults_to_the_root(
     (cwd / name).write_bytes(b"rooted")
     expect(invoke(["upload", name], env), 0)
     assert (server.root / name).read_bytes() == b"rooted"
-    # Several sources and no absolute last argument: all are sources, going to /.
+    # Several arguments: the last is the destination, which must be a remote path; a
+    # relative one is refused before anything is sent, saying what to type.
     other = unique("also-root.txt")
     (cwd / other).write_bytes(b"also")
     (cwd / "third.txt").write_bytes(b"3")
-    (server.root / "third.txt").unlink(missing_ok=True)
-    expect(invoke(["upload", other, "third.txt"], env), 0)
+    result = expect(invoke(["upload", other, "third.txt"], env), 2)
+    assert "write '/third.txt'" in result.stderr
+    assert "end with /" in result.stderr
+    assert not (server.root / other).exists()
+    expect(invoke(["upload", other, "third.txt", "/"], env), 0)
     assert (server.root / other).read_bytes() == b"also"
     assert (server.root / "third.txt").read_bytes() == b"3"
     (server.root / "third.txt").unlink()
@@ -252,7 +256,7 @@ def test_upload_progress_only_with_p(
         if flag == "--progress":
             expect(invoke(["folder", "p2", remote], env), 0)
         shown = expect(invoke(["upload", flag, "big.bin", target], env), 0)
-        for text in ("big.bin", "total", "100%", "2.38M"):
+        for text in ("big.bin", "total", "100%", "2.4 MiB", "uploaded 1 file, 2.4 MiB in"):
             assert text in shown.stderr, shown.stderr
         assert shown.stdout == ""
         assert (on_server(server, target) / "big.bin").read_bytes() == (
@@ -296,17 +300,24 @@ def test_upload_resume_continues_an_interrupted_upload(
     assert max(path.stat().st_size for path in staged) > 0
     result = expect(invoke(["upload", "--resume", "-p", "large.iso", remote], env), 0)
     assert (on_server(server, remote) / "large.iso").read_bytes() == content
-    # Only what was missing went over the wire: the total bar stops short of the size.
+    # The bars count what the interrupted upload had sent, so they reach 100%; the
+    # summary says what went over the wire this time, less than the size.
     totals = re.findall(r"total: +(\d+)%", result.stderr)
     assert totals, result.stderr
-    assert int(totals[-1]) < 100, result.stderr
+    assert int(totals[-1]) == 100, result.stderr
+    moved = re.search(r"uploaded 1 file, ([\d.]+) MiB in", result.stderr)
+    assert moved is not None, result.stderr
+    assert float(moved.group(1)) < 4.0, result.stderr
 
 
 def test_upload_errors(
     server: ServerProcess, env: dict[str, str], remote: str, local: Path
 ) -> None:
     expect_error(invoke(["upload", "missing.txt", remote], env), 3, "missing.txt")
-    expect_error(invoke(["upload", "one.txt", remote + "/nowhere"], env), 3, "nowhere")
+    # Only the last component of the destination is made.
+    expect_error(invoke(["upload", "one.txt", remote + "/nowhere/deeper"], env), 3, "nowhere")
+    expect(invoke(["upload", "one.txt", remote + "/made"], env), 0)
+    assert (on_server(server, remote) / "made" / "one.txt").is_file()
     expect(invoke(["upload", "one.txt", remote], env), 0)
     expect_error(invoke(["upload", "one.txt", remote], env), 4, "exists")
 
@@ -360,12 +371,13 @@ def test_download_a_glob(env: dict[str, str], stored: str, cwd: Path) -> None:
     assert tree(cwd) == {"a.txt": b"alpha\n", "b.txt": b"beta\n"}
 
 
-def test_download_relative_sources_start_at_the_root(
+def test_download_relative_sources_are_refused_before_anything_moves(
     env: dict[str, str], stored: str, cwd: Path
 ) -> None:
     relative = stored.lstrip("/")
-    expect(invoke(["download", "-r", f"{relative}/b.txt", f"{relative}/dir/", "."], env), 0)
-    assert sorted(tree(cwd)) == ["b.txt", "dir", "dir/sub", "dir/sub/y.txt", "dir/x.txt"]
+    result = invoke(["download", "-r", f"{stored}/b.txt", f"{relative}/dir/", "."], env)
+    expect_error(result, 2, "relative", "absolute", f"'/{relative}/dir/'")
+    assert tree(cwd) == {}
 
 
 def test_download_progress_only_with_p(
@@ -397,7 +409,9 @@ def test_download_compressed(
 def test_download_errors(env: dict[str, str], stored: str, cwd: Path) -> None:
     expect_error(invoke(["download", f"{stored}/missing.txt", "."], env), 3, "missing.txt")
     expect_error(invoke(["download", f"{stored}/nowhere/a.txt", "."], env), 3, "nowhere")
-    expect_error(invoke(["download", f"{stored}/a.txt", "no-such-dir"], env), 3, "no-such-dir")
+    expect_error(invoke(["download", f"{stored}/a.txt", "no-such/dir"], env), 3, "no-such")
+    expect(invoke(["download", f"{stored}/a.txt", "made-dir"], env), 0)
+    assert (cwd / "made-dir" / "a.txt").is_file()
     (cwd / "a.txt").write_bytes(b"mine")
     expect_error(invoke(["download", f"{stored}/a.txt", "."], env), 4, "exists")
     assert (cwd / "a.txt").read_bytes() == b"mine"

@@ -57,8 +57,10 @@ def test_move_renames_or_moves_into_an_existing_directory(
     # An existing directory receives the entry under its own name (with or without /).
     expect(invoke([command, f"{remote}/renamed.txt", f"{remote}/dir"], env), 0)
     expect(invoke([command, f"{remote}/b.txt", f"{remote}/dir/sub/"], env), 0)
-    # A directory moves with everything it holds, and relative paths start at the root.
-    expect(invoke([command, f"{remote}/dir".lstrip("/"), f"{remote}/moved".lstrip("/")], env), 0)
+    # A directory moves with everything it holds; relative paths are refused.
+    relative = expect(invoke([command, f"{remote}/dir".lstrip("/"), f"{remote}/moved"], env), 2)
+    assert "absolute" in relative.stderr
+    expect(invoke([command, f"{remote}/dir", f"{remote}/moved"], env), 0)
     assert tree(top) == {
         "moved": None,
         "moved/inner.txt": b"inner\n",
@@ -242,13 +244,15 @@ def test_digest_a_glob_and_paths_as_typed(env: dict[str, str], remote: str, top:
         f"{remote}/a.txt",
         f"{remote}/b.txt",
     ]
-    relative = remote.lstrip("/")
-    result = expect(invoke(["digest", f"{relative}/dir/inner.txt", f"{relative}/?.txt"], env), 0)
+    result = expect(invoke(["digest", f"{remote}/dir/inner.txt", f"{remote}/?.txt"], env), 0)
     assert [line.split("  ")[1] for line in result.stdout.splitlines()] == [
-        f"{relative}/dir/inner.txt",
-        f"{relative}/a.txt",
-        f"{relative}/b.txt",
+        f"{remote}/dir/inner.txt",
+        f"{remote}/a.txt",
+        f"{remote}/b.txt",
     ]
+    url = f"remofile://127.0.0.1:{env['REMOFILE_PORT']}{remote}/a.txt"
+    result = expect(invoke(["digest", url], env), 0)
+    assert result.stdout.split("  ")[1] == f"{url}\n"
 
 
 def test_digest_reports_each_failure_and_prints_the_others(
@@ -296,10 +300,11 @@ def test_digest_json(env: dict[str, str], remote: str, top: Path) -> None:
 def test_digest_as_a_process_checks_with_sha256sum(
     env: dict[str, str], remote: str, top: Path, cwd: Path
 ) -> None:
-    relative = remote.lstrip("/")
-    result = expect(run_process(["digest", "-a", "sha256", f"{relative}/*.txt"], env), 0)
-    (cwd / "SHA256SUMS").write_text(result.stdout)
-    shutil.copytree(top, cwd / relative)
+    # The paths are remote (absolute): checked where a downloaded copy has them below
+    # the working directory, with the leading / taken off.
+    result = expect(run_process(["digest", "-a", "sha256", f"{remote}/*.txt"], env), 0)
+    (cwd / "SHA256SUMS").write_text(result.stdout.replace("  /", "  "))
+    shutil.copytree(top, cwd / remote.lstrip("/"))
     if shutil.which("sha256sum") is None:
         pytest.skip("no sha256sum here")
     checked = subprocess.run(

@@ -120,16 +120,21 @@ def test_chapter_1_user_guide(guide_server: ServerProcess, shell: Path, tmp_path
     names = [line.split()[-1] for line in sh("list / -l -r", env, work).splitlines()]
     for name in ("a-directory", "a-directory/nested/deep.txt", "single-file.txt"):
         assert name in names
-    # remofile download single-file.txt a-directory/ .  (with -r)
+    # remofile download single-file.txt a-directory/ .  As written, its remote paths
+    # are relative, which the same chapter says the command line refuses: nothing is
+    # downloaded, and the message says what to type.
     back = tmp_path / "back"
     back.mkdir()
-    sh("download -r single-file.txt a-directory/ .", env, back)
+    result = run_process(["download", "-r", "single-file.txt", "a-directory/", "."], env, back)
+    expect_error(result, 2, "absolute", "'/single-file.txt'")
+    assert os.listdir(back) == []
+    sh("download -r /single-file.txt /a-directory/ .", env, back)
     assert (back / "single-file.txt").read_bytes() == b"single\n"
     assert (back / "a-directory" / "nested" / "deep.txt").read_bytes() == b"deep\n"
-    # As written, without -r: the directory is skipped with a warning (status 1).
+    # Without -r: the directory is skipped with a warning (status 1).
     again = tmp_path / "again"
     again.mkdir()
-    result = run_process(["download", "single-file.txt", "a-directory/", "."], env, again)
+    result = run_process(["download", "/single-file.txt", "/a-directory/", "."], env, again)
     expect_error(result, 1, "skipping directory", "-r")
     assert sorted(os.listdir(again)) == ["single-file.txt"]
 
@@ -257,9 +262,10 @@ def test_chapter_7_run_start_and_stop(tmp_path: Path) -> None:
             time.sleep(0.01)
         assert pid, "no daemon.pid in the working directory"
         env = {"REMOFILE_SERVER": f"127.0.0.1:{port}", "REMOFILE_TOKEN": "my-custom-token"}
-        for _ in range(30):
+        for _ in range(100):  # a refused connection fails at once: wait between tries
             if is_ready(env):
                 break
+            time.sleep(0.1)
         assert expect(invoke(["list", "/"], env), 0).stdout == "shared.txt\n"
         assert sh("stop", {}, tmp_path) == f"Server {pid} stopped.\n"
         assert is_gone(pid)

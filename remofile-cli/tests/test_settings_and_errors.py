@@ -4,6 +4,7 @@ failure ends a command: its exit status and one line on stderr, never a tracebac
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,12 +150,15 @@ def test_public_key(encrypted: ServerProcess, keys: tuple[str, str], cwd: Path) 
     assert expect(invoke(["list", "/"], env), 0).stdout == "secret.txt\n"
     expect(invoke(["download", "/secret.txt", "."], env), 0)
     assert (cwd / "secret.txt").read_bytes() == b"only over CURVE"
-    # Without the key, or with another one, the handshake never completes.
+    # Without the key, or with another one, the handshake fails, and the command says
+    # which at once, well before its timeout.
     plain = {key: value for key, value in env.items() if key != "REMOFILE_PUBLIC_KEY"}
-    expect_error(invoke(["list", "/", "-t", "400"], plain), 7, "no response")
+    started = time.monotonic()
+    expect_error(invoke(["list", "/"], plain), 7, "encrypts", "REMOFILE_PUBLIC_KEY")
     other = json.loads(expect(invoke(["generate-keys", "--json"]), 0).stdout)
     wrong = {**env, "REMOFILE_PUBLIC_KEY": other["public_key"]}
-    expect_error(invoke(["list", "/", "-t", "400"], wrong), 7, "no response")
+    expect_error(invoke(["list", "/"], wrong), 7, "not the public key of this server")
+    assert time.monotonic() - started < 10
     malformed = {**env, "REMOFILE_PUBLIC_KEY": "not a key"}
     expect_error(invoke(["list", "/"], malformed), 2, "key")
 
@@ -194,23 +198,46 @@ def test_auth_is_6(server: ServerProcess, env: dict[str, str]) -> None:
     expect_error(invoke(["list", "/"], malformed), 2, "token")
 
 
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port where connections are accepted (by the kernel) and nothing ever answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield listener.getsockname()[1]
+
+
 @pytest.mark.parametrize("command", CLIENT_COMMANDS, ids=" ".join)
-def test_timeout_is_7_on_every_client_command(files: Path, command: list[str]) -> None:
+def test_timeout_is_7_on_every_client_command(
+    files: Path, command: list[str], silent_port: int
+) -> None:
+    silent = {
+        "REMOFILE_HOSTNAME": "127.0.0.1",
+        "REMOFILE_PORT": str(silent_port),
+        "REMOFILE_TOKEN": TOKEN,
+    }
+    started = time.monotonic()
+    expect_error(invoke([*command, "-t", "300"], silent), 7, "300 ms")
+    assert time.monotonic() - started < 5
+    expect_error(invoke([*command, "--timeout", "200"], silent), 7, "200 ms")
+
+
+@pytest.mark.parametrize("command", CLIENT_COMMANDS, ids=" ".join)
+def test_a_server_that_is_not_running_is_said_at_once(files: Path, command: list[str]) -> None:
     dead = {
         "REMOFILE_HOSTNAME": "127.0.0.1",
         "REMOFILE_PORT": str(free_port()),
         "REMOFILE_TOKEN": TOKEN,
     }
     started = time.monotonic()
-    expect_error(invoke([*command, "-t", "300"], dead), 7, "300 ms")
+    expect_error(invoke(command, dead), 7, "connection refused")
     assert time.monotonic() - started < 5
-    expect_error(invoke([*command, "--timeout", "200"], dead), 7, "200 ms")
 
 
-def test_timeout_in_a_process() -> None:
-    dead = {"REMOFILE_SERVER": f"127.0.0.1:{free_port()}", "REMOFILE_TOKEN": TOKEN}
+def test_timeout_in_a_process(silent_port: int) -> None:
+    silent = {"REMOFILE_SERVER": f"127.0.0.1:{silent_port}", "REMOFILE_TOKEN": TOKEN}
     started = time.monotonic()
-    expect_error(run_process(["list", "/", "-t", "300"], dead, program=RMF), 7, "300")
+    expect_error(run_process(["list", "/", "-t", "300"], silent, program=RMF), 7, "300")
     assert time.monotonic() - started < 10
 
 

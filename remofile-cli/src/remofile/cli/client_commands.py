@@ -1,16 +1,36 @@
-"""The client-related commands: list, file, folder, upload, download, remove, sync."""
+"""The client-related commands: list, file, folder, upload, download, remove, sync.
+
+Every argument is checked before anything is sent: remote paths are absolute (or
+remofile:// URLs, see remote_paths), local sources exist, and for transfers the taken
+names at the destination are found before the first byte moves (see transfer_plans).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import sys
 import time
 from collections.abc import Iterator
 
 import click
-from remofile.cli.common import F, client_options, connected, describe, fail, print_json
+from remofile.cli.common import (
+    F,
+    client_options,
+    connected,
+    describe,
+    detail,
+    fail,
+    note,
+    print_json,
+    verbosity,
+)
+from remofile.cli.completion import complete_remote_directory, complete_remote_path
 from remofile.cli.exit_codes import ExitStatus
-from remofile.cli.progress import TransferProgress
+from remofile.cli.progress import TransferProgress, human_size
+from remofile.cli.remote_paths import RemoteArguments, RemotePathError, is_url, looks_remote
+from remofile.cli.transfer_plans import Item, Plan, plan_download, plan_upload
 from remofile.client import (
     Client,
     SyncReport,
@@ -19,12 +39,8 @@ from remofile.client import (
     upload_files,
 )
 from remofile.client.algorithms import download_files
+from remofile.core.exceptions import DestinationNotFound, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
-
-
-def _remote(path: str) -> str:
-    """A remote path from the command line; relative ones start at the root."""
-    return path if path.startswith("/") else "/" + path
 
 
 def _time_text(seconds: float) -> str:
@@ -32,7 +48,7 @@ def _time_text(seconds: float) -> str:
 
 
 @click.command("list")
-@click.argument("directory", default="/", required=False)
+@click.argument("directory", default="/", required=False, shell_complete=complete_remote_directory)
 @click.option(
     "-a",
     "-l",
@@ -42,19 +58,37 @@ def _time_text(seconds: float) -> str:
     help="Show the type, size and modification time of each file.",
 )
 @click.option(
+    "-H",
+    "--human-readable",
+    is_flag=True,
+    help="With -l, sizes in binary units (1.5 KiB, 800 MiB) instead of bytes.",
+)
+@click.option(
     "-r", "--recursive", is_flag=True, help="List sub-directories and their contents too."
 )
 @client_options
 def list_command(
-    directory: str, show_all: bool, recursive: bool, timeout: int, as_json: bool
+    directory: str,
+    show_all: bool,
+    human_readable: bool,
+    recursive: bool,
+    timeout: int,
+    as_json: bool,
 ) -> None:
     """List files in the remote directory, like ls.
 
-    DIRECTORY is an absolute path of an existing remote directory; the root (/) by
-    default. With -a (or -l) each line shows the type (d for a directory, - for a file),
-    the size in bytes, the modification time and the name.
+    DIRECTORY is an absolute path of an existing remote directory (or a
+    remofile://HOST:PORT/PATH URL); the root (/) by default. With -a (or -l) each line
+    shows the type (d for a directory, - for a file), the size in bytes (with -H in
+    KiB, MiB...), the modification time and the name.
+
+    \b
+    Example:
+      remofile list -l -H /my-os-isos
     """
-    with connected(as_json) as client:
+    remote = RemoteArguments()
+    directory = remote.path(directory, "directory")
+    with connected(as_json, timeout, remote.server) as client:
         entries = client.list_entries(directory, timeout, recursive=recursive)
         if as_json:
             print_json(
@@ -73,17 +107,20 @@ def list_command(
             for entry in entries:
                 click.echo(entry.name + ("/" if entry.is_directory else ""))
             return
-        width = max((len(str(entry.size)) for entry in entries), default=1)
-        for entry in entries:
+        sizes = [human_size(e.size) if human_readable else str(e.size) for e in entries]
+        width = max((len(size) for size in sizes), default=1)
+        for entry, size in zip(entries, sizes, strict=True):
             kind = "d" if entry.is_directory else "-"
             when = _time_text(entry.modification_time_ns / 1e9)
-            click.echo(f"{kind} {entry.size:>{width}} {when} {entry.name}")
+            click.echo(f"{kind} {size:>{width}} {when} {entry.name}")
 
 
 def _create(
     kind: str, name: str, directory: str, update: bool, timeout: int, as_json: bool
 ) -> None:
-    with connected(as_json) as client:
+    remote = RemoteArguments()
+    directory = remote.path(directory, "directory")
+    with connected(as_json, timeout, remote.server) as client:
         create = client.create_file if kind == "file" else client.make_directory
         created = True
         try:
@@ -104,7 +141,7 @@ def _create(
 
 @click.command("file")
 @click.argument("name")
-@click.argument("directory", default="/", required=False)
+@click.argument("directory", default="/", required=False, shell_complete=complete_remote_directory)
 @click.option(
     "-u",
     "--update",
@@ -117,13 +154,17 @@ def file_command(name: str, directory: str, update: bool, timeout: int, as_json:
 
     It fails if the name is taken, unless -u is given; unlike touch it never changes
     an existing file's time.
+
+    \b
+    Example:
+      remofile file notes.txt /my-os-isos
     """
     _create("file", name, directory, update, timeout, as_json)
 
 
 @click.command("folder")
 @click.argument("name")
-@click.argument("directory", default="/", required=False)
+@click.argument("directory", default="/", required=False, shell_complete=complete_remote_directory)
 @click.option(
     "-u",
     "--update",
@@ -135,19 +176,12 @@ def folder_command(name: str, directory: str, update: bool, timeout: int, as_jso
     """Create an empty folder NAME in the remote DIRECTORY (the root by default), like mkdir.
 
     It fails if the name is taken, unless -u is given.
+
+    \b
+    Example:
+      remofile folder my-os-isos /
     """
     _create("folder", name, directory, update, timeout, as_json)
-
-
-def _local_size(path: str) -> int:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for directory, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.path.getsize(os.path.join(directory, name))
-    return total
 
 
 def _existing_options(command: F) -> F:
@@ -187,12 +221,93 @@ def _report_skipped(skipped: list[str], as_json: bool) -> None:
         return
     for path in skipped:
         click.echo(f"skipped (exists): {path}")
-    click.echo(f"{len(skipped)} skipped (exists)", err=True)
+    note(f"{len(skipped)} skipped (exists)")
+
+
+def _summarize(bars: TransferProgress, verb: str, progress: bool, as_json: bool) -> None:
+    """The closing line of a transfer (files, bytes, time, rate) on standard error: with
+    -p or -v, or when standard error is a terminal; never with -q or --json."""
+    if as_json or verbosity() < 0:
+        return
+    if progress or verbosity() > 0 or sys.stderr.isatty():
+        click.echo(bars.summary(verb), err=True)
+
+
+def _warn_skipped(plan: Plan, verb: str) -> None:
+    for path in plan.skipped_directories:
+        click.echo(f"remofile: skipping directory {path} (use -r to {verb} directories)", err=True)
+    for link, target in plan.skipped_links:
+        note(f"remofile: skipping symbolic link {link} -> {target} (use -L to follow links)")
+
+
+def _conflicts(
+    plan: Plan, taken: dict[str, bool], force: bool, ignore_existing: bool, where: str
+) -> list[Item]:
+    """The items whose name is taken at the destination (``taken``: relative path ->
+    is a directory). Without -f or --ignore-existing the first one ends the command,
+    before anything is transferred."""
+    clashing = [item for item in plan.items if item.relative in taken]
+    if clashing and not (force or ignore_existing):
+        raise FileExistsError(f"already exists: {join_path(where, clashing[0].relative)}")
+    return clashing
+
+
+def join_path(directory: str, relative: str) -> str:
+    return directory.rstrip("/") + "/" + relative if directory != "/" else "/" + relative
+
+
+def _remote_destination_exists(client: Client, destination: str, timeout: int) -> bool:
+    """Whether the remote destination directory exists; False when only its last
+    component is missing (it is then made, as scp and rsync do).
+
+    :raises DestinationNotFound: if its parent is missing, or it is a file.
+    """
+    components = split_remote_path(destination)
+    if not components:
+        return True
+    parent = join_remote_path(components[:-1])
+    try:
+        entry = client.list_files(parent, timeout).get(components[-1])
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise DestinationNotFound(
+            f"no such remote directory: {parent} (only the last component of the "
+            f"destination is made)"
+        ) from error
+    if entry is not None and not entry.is_directory:
+        raise DestinationNotFound(f"the destination is a file, not a directory: {destination}")
+    return entry is not None
+
+
+def _make_remote_parents(
+    client: Client, destination: str, parents: tuple[str, ...], known: set[str], timeout: int
+) -> str:
+    """Make the sub-directories ``parents`` of the destination that are missing."""
+    top = split_remote_path(destination)
+    for end in range(1, len(parents) + 1):
+        relative = "/".join(parents[:end])
+        if relative not in known:
+            client.make_directory(
+                parents[end - 1], join_remote_path((*top, *parents[: end - 1])), timeout
+            )
+            known.add(relative)
+    return join_remote_path((*top, *parents))
 
 
 @click.command("upload")
-@click.argument("paths", nargs=-1, required=True, metavar="[SOURCE]... DESTINATION")
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    metavar="SOURCE... [DESTINATION]",
+    shell_complete=complete_remote_path,
+)
 @click.option("-r", "--recursive", is_flag=True, help="Upload directories and their contents.")
+@click.option(
+    "-L",
+    "--copy-links",
+    is_flag=True,
+    help="Follow symbolic links inside directories (they are skipped, with a warning, without it).",
+)
 @click.option(
     "-p",
     "--progress",
@@ -206,6 +321,7 @@ def _report_skipped(skipped: list[str], as_json: bool) -> None:
 def upload_command(
     paths: tuple[str, ...],
     recursive: bool,
+    copy_links: bool,
     progress: bool,
     resume: bool,
     compress: bool,
@@ -214,84 +330,121 @@ def upload_command(
     timeout: int,
     as_json: bool,
 ) -> None:
-    """Upload local files and directories to a remote directory.
+    """Upload local files and directories into a remote directory, like scp.
 
-    The last argument is the DESTINATION when it is an absolute remote path (it starts
-    with /) and more than one argument is given; otherwise every argument is a SOURCE
-    and the destination is the root. Shell globs expand to several sources. Directories
-    are uploaded only with -r; without it they are skipped with a warning and the
-    command exits with status 1, as cp does.
+    With several arguments the last one is the remote DESTINATION, an absolute path
+    (it starts with /) or a remofile://HOST:PORT/PATH URL; with one, the destination is
+    the root. A missing DESTINATION is made if its parent exists. Directories are
+    uploaded only with -r; without it they are skipped with a warning and the command
+    exits with status 1, as cp does. A quoted pattern such as 'logs/**/*.txt' keeps the
+    structure below its fixed part (logs/a/x.txt lands in DESTINATION/a/x.txt).
+    Symbolic links inside directories are skipped with a warning unless -L is given;
+    a link named as a SOURCE is followed.
 
-    A name that exists in the destination stops the upload (status 4), naming it. With
-    -f the remote file is replaced atomically: it stays whole until the new one is
-    complete. A directory then merges into the remote one of its name. With
+    Every argument is checked before anything is sent. A name that exists in the
+    destination stops the upload (status 4), naming it, before any transfer. With -f
+    the remote file is replaced atomically: it stays whole until the new one is
+    complete; a directory then merges into the remote one of its name. With
     --ignore-existing each such file is left alone and listed as 'skipped (exists):
     PATH'.
+
+    \b
+    Examples:
+      remofile upload -p ubuntu.iso /my-os-isos
+      remofile upload -r src/ docs/ /backup
+      remofile upload 'logs/**/*.txt' /logs
     """
     _check_existing_choice(force, ignore_existing)
-    if len(paths) > 1 and paths[-1].startswith("/"):
-        sources, destination = paths[:-1], paths[-1]
+    remote = RemoteArguments()
+    if len(paths) > 1:
+        last = paths[-1]
+        if not looks_remote(last):
+            raise RemotePathError(
+                f"the destination {last!r} is not a remote path: remote paths are "
+                f"absolute, from the root (write '/{last.lstrip('./')}'); to upload "
+                f"every argument to the root, end with /"
+            )
+        sources, destination = list(paths[:-1]), remote.path(last, "destination")
     else:
-        sources, destination = paths, "/"
-    skipped = [source for source in sources if os.path.isdir(source) and not recursive]
-    chosen = [source for source in sources if source not in skipped]
-    for source in skipped:
-        click.echo(
-            f"remofile: skipping directory {source} (use -r to upload directories)", err=True
-        )
-    total = sum(_local_size(source) for source in chosen if os.path.exists(source))
+        sources, destination = list(paths), "/"
+    for source in sources:
+        if is_url(source):
+            raise click.UsageError(f"{source!r} is remote: upload's sources are local")
+    try:
+        plan = plan_upload(sources, recursive, copy_links)
+    except SourceNotFound as error:
+        fail(describe(error), ExitStatus.NOT_FOUND, as_json)
+        raise
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    _warn_skipped(plan, "upload")
     uploaded: list[str] = []
     existing: list[str] = []
-    with (
-        connected(as_json) as client,
-        TransferProgress(total, progress and not as_json) as bars,
-        _taken_name_explained(as_json, f" in {destination}"),
-    ):
-        taken: set[str] = set()
-        if ignore_existing or (not force and any(os.path.isdir(s) for s in chosen)):
-            taken = set(client.list_files(destination, timeout))
-        for source in chosen:
-            if os.path.isdir(source):
-                top = os.path.abspath(source)
-                if not (force or ignore_existing) and os.path.basename(top) in taken:
-                    # Checked here: the client, pipelining a tree's requests, would add
-                    # its new files to the existing directory before it reports the name.
-                    raise FileExistsError(f"already exists: {os.path.basename(top)}")
-
-                def skip(path: str, source: str = source, top: str = top) -> None:
-                    existing.append(os.path.join(source, os.path.relpath(path, top)))
-                    bars.skip(_local_size(path))
-
-                sent = upload_files(
-                    client,
-                    top,
-                    destination,
-                    recursive=True,
-                    process_chunk=bars.on_chunk,
-                    timeout=timeout,
-                    compress=compress,
-                    replace=force,
-                    ignore_existing=ignore_existing,
-                    process_skipped=skip,
-                )
-                uploaded.extend(source if path == top else path for path in sent)
-            else:
-                if not os.path.isfile(source):
-                    fail(f"no such local file: {source}", ExitStatus.NOT_FOUND, as_json)
-                if ignore_existing and os.path.basename(source) in taken:
-                    existing.append(source)
-                    bars.skip(_local_size(source))
+    moved = 0
+    with connected(as_json, timeout, remote.server) as client, _taken_name_explained(as_json):
+        exists = _remote_destination_exists(client, destination, timeout)
+        taken: dict[str, bool] = {}
+        if exists:
+            deep = any(item.parents for item in plan.items)
+            listing = client.list_files(destination, timeout, recursive=deep)
+            taken = {name: entry.is_directory for name, entry in listing.items()}
+        clashing = _conflicts(plan, taken, force, ignore_existing, destination)
+        left_alone = {
+            item.relative for item in clashing if ignore_existing and not item.is_directory
+        }
+        total = sum(item.size for item in plan.items if item.relative not in left_alone)
+        if not exists:
+            components = split_remote_path(destination)
+            client.make_directory(components[-1], join_remote_path(components[:-1]), timeout)
+            detail(f"remofile: made {destination}")
+        known = {name for name, is_directory in taken.items() if is_directory}
+        with TransferProgress(total, progress and not as_json) as bars:
+            for item in plan.items:
+                if item.relative in left_alone:
+                    existing.append(item.source)
                     continue
-                client.upload_file(
-                    source,
-                    destination,
-                    process_chunk=bars.on_chunk,
-                    timeout=timeout,
-                    resume=resume,
-                    compress=compress,
-                    replace=force,
-                )
-                uploaded.append(source)
+                target = _make_remote_parents(client, destination, item.parents, known, timeout)
+                if item.is_directory:
+                    local = os.path.abspath(item.source)
+                    parent = os.path.dirname(local)
+                    excluded = [
+                        glob.escape(os.path.relpath(link, parent).replace(os.sep, "/"))
+                        for link, _ in plan.skipped_links
+                        if os.path.abspath(link).startswith(local + os.sep)
+                    ]
+
+                    def skip(path: str, top: str = local, source: str = item.source) -> None:
+                        existing.append(os.path.join(source, os.path.relpath(path, top)))
+                        bars.skip(os.path.getsize(path) if os.path.isfile(path) else 0)
+
+                    upload_files(
+                        client,
+                        glob.escape(os.path.basename(local)),
+                        target,
+                        parent,
+                        recursive=True,
+                        exclude_files=excluded,
+                        process_chunk=bars.on_chunk,
+                        timeout=timeout,
+                        compress=compress,
+                        replace=force,
+                        ignore_existing=ignore_existing,
+                        process_skipped=skip,
+                    )
+                else:
+                    client.upload_file(
+                        item.source,
+                        target,
+                        process_chunk=bars.on_chunk,
+                        timeout=timeout,
+                        resume=resume,
+                        compress=compress,
+                        replace=force,
+                    )
+                uploaded.append(item.source)
+                detail(f"uploaded {item.source} -> {join_path(destination, item.relative)}")
+            moved = bars.bytes_moved
+            _summarize(bars, "uploaded", progress, as_json)
     if ignore_existing:
         _report_skipped(existing, as_json)
     if as_json:
@@ -299,36 +452,42 @@ def upload_command(
             {
                 "destination": destination,
                 "uploaded": uploaded,
-                "skipped": skipped,
+                "skipped": plan.skipped_directories,
+                "skipped_links": [link for link, _ in plan.skipped_links],
                 "skipped_existing": existing,
-                "bytes": total - sum(_local_size(path) for path in existing),
+                "bytes": moved,
             }
         )
-    if skipped:
+    if plan.skipped_directories:
         raise SystemExit(int(ExitStatus.FAILURE))
 
 
-def _remote_sizes(client: Client, sources: list[str], timeout: int) -> dict[str, int]:
-    """The size of every remote file the sources name, by its absolute path."""
-    sizes: dict[str, int] = {}
-    for source in sources:
-        components = split_remote_path(source)
-        parent = client.list_files(join_remote_path(components[:-1]), timeout)
-        metadata = parent.get(components[-1]) if components else None
-        if metadata is None:
-            continue
-        if metadata.is_directory:
-            listing = client.list_files(source, timeout, recursive=True)
-            for name, entry in listing.items():
-                if not entry.is_directory:
-                    sizes[join_remote_path((*components, *name.split("/")))] = entry.size
-        else:
-            sizes[join_remote_path(components)] = metadata.size
-    return sizes
+def _local_destination_exists(destination: str, as_json: bool) -> bool:
+    """Whether the local destination directory exists; False when only its last
+    component is missing (it is then made). Anything else ends the command."""
+    if os.path.isdir(destination):
+        return True
+    if os.path.lexists(destination):
+        fail(f"the destination is not a directory: {destination}", ExitStatus.NOT_FOUND, as_json)
+    parent = os.path.dirname(os.path.abspath(destination))
+    if not os.path.isdir(parent):
+        fail(
+            f"no such local directory: {parent} (only the last component of the "
+            f"destination is made)",
+            ExitStatus.NOT_FOUND,
+            as_json,
+        )
+    return False
 
 
 @click.command("download")
-@click.argument("paths", nargs=-1, required=True, metavar="[SOURCE]... DESTINATION")
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    metavar="SOURCE... [DESTINATION]",
+    shell_complete=complete_remote_path,
+)
 @click.option("-r", "--recursive", is_flag=True, help="Download directories and their contents.")
 @click.option(
     "-p",
@@ -353,75 +512,77 @@ def download_command(
     timeout: int,
     as_json: bool,
 ) -> None:
-    """Download remote files and directories into a local directory.
+    """Download remote files and directories into a local directory, like scp.
 
-    With one argument it is the SOURCE and the DESTINATION is the current directory;
-    with more, the last one is the local DESTINATION, which must exist. Remote paths
-    start at the root (/) whether or not they start with a slash; the last component of
-    a source may be a glob pattern such as '/logs/*.txt' (quote it from the shell).
-    Directories are downloaded only with -r; without it they are skipped with a warning
-    and the command exits with status 1.
+    Every SOURCE is an absolute remote path (it starts with /) or a
+    remofile://HOST:PORT/PATH URL. With one argument the DESTINATION is the current
+    directory; with more, the last one is the local DESTINATION, made if missing when
+    its parent exists. A SOURCE may hold glob patterns (quote them from the shell):
+    '/logs/*.txt', or '/logs/**/*.txt' at any depth, which keeps the structure below
+    /logs. Directories are downloaded only with -r; without it they are skipped with a
+    warning and the command exits with status 1.
 
-    A name that exists in the destination stops the download (status 4), naming it.
-    With -f the local file is replaced in one rename once the new copy is complete and
-    verified; a directory then merges into the local one of its name. With
-    --ignore-existing each such file is left alone and listed as 'skipped (exists):
-    PATH' (its remote path).
+    Every argument is checked before anything is transferred. A name that exists in
+    the destination stops the download (status 4), naming it. With -f the local file
+    is replaced in one rename once the new copy is complete and verified; a directory
+    then merges into the local one of its name. With --ignore-existing each such file
+    is left alone and listed as 'skipped (exists): PATH' (its remote path).
+
+    \b
+    Examples:
+      remofile download /my-os-isos/ubuntu.iso .
+      remofile download -r /backup ./restore
+      remofile download '/logs/**/*.txt' ./logs
     """
     _check_existing_choice(force, ignore_existing)
+    remote = RemoteArguments()
     if len(paths) > 1:
-        sources, destination = [_remote(path) for path in paths[:-1]], paths[-1]
+        named, destination = paths[:-1], paths[-1]
+        if is_url(destination):
+            raise click.UsageError(f"the destination {destination!r} must be a local directory")
     else:
-        sources, destination = [_remote(paths[0])], "."
+        named, destination = paths, "."
+    sources = [remote.path(path, "source") for path in named]
+    exists = _local_destination_exists(destination, as_json)
     downloaded: list[str] = []
-    skipped: list[str] = []
     existing: list[str] = []
-    with connected(as_json) as client:
-        plain = [source for source in sources if not any(c in source for c in "*?[")]
-        sizes = _remote_sizes(client, plain, timeout) if progress else {}
-        with (
-            TransferProgress(sum(sizes.values()), progress and not as_json) as bars,
-            _taken_name_explained(as_json),
-        ):
+    moved = 0
+    with connected(as_json, timeout, remote.server) as client, _taken_name_explained(as_json):
+        plan = plan_download(client, sources, recursive, timeout)
+        _warn_skipped(plan, "download")
+        taken = {
+            item.relative: os.path.isdir(os.path.join(destination, *item.parents, item.name))
+            for item in plan.items
+            if os.path.lexists(os.path.join(destination, *item.parents, item.name))
+        }
+        clashing = _conflicts(plan, taken, force, ignore_existing, destination)
+        left_alone = {
+            item.relative for item in clashing if ignore_existing and not item.is_directory
+        }
+        total = sum(item.size for item in plan.items if item.relative not in left_alone)
+        if not exists:
+            os.mkdir(destination)
+            detail(f"remofile: made {destination}")
+        with TransferProgress(total, progress and not as_json) as bars:
 
             def skip(path: str) -> None:
                 existing.append(path)
-                bars.skip(sizes.get(path, 0))
+                bars.skip(plan.sizes.get(path, 0))
 
-            for source in sources:
-                components = split_remote_path(source)
-                if not any(c in source for c in "*?[") and components:
-                    parent = client.list_files(join_remote_path(components[:-1]), timeout)
-                    metadata = parent.get(components[-1])
-                    if metadata is not None and metadata.is_directory and not recursive:
-                        click.echo(
-                            f"remofile: skipping directory {source} (use -r to download directories)",
-                            err=True,
-                        )
-                        skipped.append(source)
-                        continue
-                    if metadata is not None and not metadata.is_directory:
-                        local = os.path.join(destination, components[-1])
-                        if ignore_existing and os.path.lexists(local):
-                            skip(join_remote_path(components))
-                            continue
-                        client.download_file(
-                            source,
-                            destination,
-                            process_chunk=bars.on_chunk,
-                            timeout=timeout,
-                            resume=resume,
-                            compress=compress,
-                            replace=force,
-                        )
-                        downloaded.append(source)
-                        continue
-                downloaded.extend(
+            for item in plan.items:
+                if item.relative in left_alone:
+                    existing.append(item.source)
+                    continue
+                target = os.path.join(destination, *item.parents)
+                os.makedirs(target, exist_ok=True)
+                if item.is_directory:
+                    components = split_remote_path(item.source)
+                    pattern = join_remote_path((*components[:-1], glob.escape(components[-1])))
                     download_files(
                         client,
-                        source,
-                        destination,
-                        recursive=recursive,
+                        pattern,
+                        target,
+                        recursive=True,
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
@@ -430,7 +591,20 @@ def download_command(
                         ignore_existing=ignore_existing,
                         process_skipped=skip,
                     )
-                )
+                else:
+                    client.download_file(
+                        item.source,
+                        target,
+                        process_chunk=bars.on_chunk,
+                        timeout=timeout,
+                        resume=resume,
+                        compress=compress,
+                        replace=force,
+                    )
+                downloaded.append(item.source)
+                detail(f"downloaded {item.source} -> {os.path.join(target, item.name)}")
+            moved = bars.bytes_moved
+            _summarize(bars, "downloaded", progress, as_json)
     if ignore_existing:
         _report_skipped(existing, as_json)
     if as_json:
@@ -438,17 +612,18 @@ def download_command(
             {
                 "destination": destination,
                 "downloaded": downloaded,
-                "skipped": skipped,
+                "skipped": plan.skipped_directories,
                 "skipped_existing": existing,
+                "bytes": moved,
             }
         )
-    if skipped:
+    if plan.skipped_directories:
         raise SystemExit(int(ExitStatus.FAILURE))
 
 
 @click.command("remove")
-@click.argument("name")
-@click.argument("directory", required=False)
+@click.argument("name", shell_complete=complete_remote_path)
+@click.argument("directory", required=False, shell_complete=complete_remote_directory)
 @click.option(
     "-p", "--progress", is_flag=True, help="Show how many entries of a directory tree remain."
 )
@@ -459,19 +634,29 @@ def remove_command(
     """Remove a file or a folder (with everything in it) from the remote directory, like rm -r.
 
     Give either an absolute path (remofile remove /foo/bar) or a NAME and the remote
-    DIRECTORY that holds it (remofile remove bar /foo); a NAME alone is taken from the
-    root. The root itself cannot be removed.
+    DIRECTORY that holds it (remofile remove bar /foo). The root itself cannot be
+    removed.
+
+    \b
+    Examples:
+      remofile remove /my-os-isos/ubuntu.iso
+      remofile remove ubuntu.iso /my-os-isos
     """
+    remote = RemoteArguments()
     if directory is None:
-        path = _remote(name)
+        path = remote.path(name)
     else:
-        path = join_remote_path((*split_remote_path(directory), name))
+        if "/" in name:
+            raise click.UsageError(
+                f"NAME {name!r} holds a /: give one absolute path, or a name and its directory"
+            )
+        path = join_remote_path((*split_remote_path(remote.path(directory, "directory")), name))
 
     def report(removed: int, remaining: int) -> None:
         if progress and not as_json:
             click.echo(f"\rremoved {removed} entries, {remaining} remaining", err=True, nl=False)
 
-    with connected(as_json) as client:
+    with connected(as_json, timeout, remote.server) as client:
         client.delete_file(path, timeout, process_removal=report)
     if progress and not as_json:
         click.echo("", err=True)
@@ -513,6 +698,12 @@ def sync_group() -> None:
     size or content). A changed file replaces the old copy atomically, which stays
     whole until the new one is complete. Each change is printed ('would ...' with -n):
     create DIR/, transfer PATH, replace PATH, remove PATH; a summary goes to stderr.
+
+    \b
+    Examples:
+      remofile sync local ./site /www
+      remofile sync local -c -n ./site /www
+      remofile sync remote ./site /www
     """
 
 
@@ -567,7 +758,7 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
 
 @sync_group.command("local")
 @click.argument("local_directory", type=click.Path(file_okay=False))
-@click.argument("remote_directory")
+@click.argument("remote_directory", shell_complete=complete_remote_directory)
 @_sync_options
 @client_options
 def sync_local(
@@ -581,12 +772,25 @@ def sync_local(
     timeout: int,
     as_json: bool,
 ) -> None:
-    """Make REMOTE_DIRECTORY match LOCAL_DIRECTORY: upload what is new or changed."""
-    with connected(as_json) as client, TransferProgress(0, progress and not as_json) as bars:
+    """Make REMOTE_DIRECTORY match LOCAL_DIRECTORY: upload what is new or changed.
+
+    REMOTE_DIRECTORY is an absolute remote path or a remofile://HOST:PORT/PATH URL; it
+    is made if only its last component is missing.
+
+    \b
+    Example:
+      remofile sync local --delete ./site /www
+    """
+    remote = RemoteArguments()
+    remote_directory = remote.path(remote_directory, "remote directory")
+    with (
+        connected(as_json, timeout, remote.server) as client,
+        TransferProgress(0, progress and not as_json) as bars,
+    ):
         report = synchronize_upload(
             client,
             local_directory,
-            _remote(remote_directory),
+            remote_directory,
             delete=delete,
             exclude_files=exclude,
             dry_run=dry_run,
@@ -599,7 +803,7 @@ def sync_local(
 
 @sync_group.command("remote")
 @click.argument("local_directory", type=click.Path(file_okay=False))
-@click.argument("remote_directory")
+@click.argument("remote_directory", shell_complete=complete_remote_directory)
 @_sync_options
 @client_options
 def sync_remote(
@@ -613,11 +817,24 @@ def sync_remote(
     timeout: int,
     as_json: bool,
 ) -> None:
-    """Make LOCAL_DIRECTORY match REMOTE_DIRECTORY: download what is new or changed."""
-    with connected(as_json) as client, TransferProgress(0, progress and not as_json) as bars:
+    """Make LOCAL_DIRECTORY match REMOTE_DIRECTORY: download what is new or changed.
+
+    REMOTE_DIRECTORY is an absolute remote path or a remofile://HOST:PORT/PATH URL;
+    LOCAL_DIRECTORY is made if only its last component is missing.
+
+    \b
+    Example:
+      remofile sync remote ./site /www
+    """
+    remote = RemoteArguments()
+    remote_directory = remote.path(remote_directory, "remote directory")
+    with (
+        connected(as_json, timeout, remote.server) as client,
+        TransferProgress(0, progress and not as_json) as bars,
+    ):
         report = synchronize_download(
             client,
-            _remote(remote_directory),
+            remote_directory,
             local_directory,
             delete=delete,
             exclude_files=exclude,

@@ -1,4 +1,4 @@
-"""What every client command shares: settings, the client, errors and --json output."""
+"""What every client command shares: settings, the client, errors, verbosity and --json."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ from typing import Any, TypeVar
 
 import click
 from remofile.cli.exit_codes import ExitStatus, exit_status_of
-from remofile.cli.settings import SettingError, client_settings
+from remofile.cli.reachability import UnreachableError, check_reachable
+from remofile.cli.settings import SettingError, client_settings, server_names
 from remofile.client import Client
+from remofile.core.exceptions import AccessDeniedError
 
 #: Timeout of a client command when -t is not given: long enough for a busy disk,
 #: short enough that a script never hangs on a dead server.
 DEFAULT_TIMEOUT_MS = 30_000
+
+#: Keys of click's ctx.meta where the common options leave their values.
+VERBOSITY_KEY = "remofile.verbosity"
+PROFILE_KEY = "remofile.profile"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,8 +34,69 @@ def fail(message: str, status: ExitStatus, as_json: bool = False) -> None:
     sys.exit(int(status))
 
 
+def verbosity() -> int:
+    """-1 with -q, 0 by default, 1 with -v (more with -vv)."""
+    context = click.get_current_context(silent=True)
+    return 0 if context is None else int(context.meta.get(VERBOSITY_KEY, 0))
+
+
+def note(message: str) -> None:
+    """A line on standard error that -q silences: warnings, summaries."""
+    if verbosity() >= 0:
+        click.echo(message, err=True)
+
+
+def detail(message: str) -> None:
+    """A line on standard error shown only with -v: what is done, as it is done."""
+    if verbosity() > 0:
+        click.echo(message, err=True)
+
+
+def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(context: click.Context, _parameter: click.Parameter, value: Any) -> None:
+        if key == VERBOSITY_KEY:
+            value = context.meta.get(key, 0) + value
+        if value is not None:
+            context.meta[key] = value
+
+    return callback
+
+
+def _complete_server_names(
+    _context: click.Context, _parameter: click.Parameter, incomplete: str
+) -> list[str]:
+    return [name for name in server_names() if name.startswith(incomplete)]
+
+
 def client_options(command: F) -> F:
-    """Add -t/--timeout and --json to a client command."""
+    """Add -t/--timeout, --json, -v/--verbose, -q/--quiet and --server to a client command."""
+    command = click.option(
+        "--server",
+        "profile",
+        metavar="NAME",
+        expose_value=False,
+        callback=_store(PROFILE_KEY),
+        shell_complete=_complete_server_names,
+        help="Use the server NAME of the config file (~/.config/remofile/config.toml); "
+        "or set REMOFILE_PROFILE.",
+    )(command)
+    command = click.option(
+        "-q",
+        "--quiet",
+        flag_value=-1,
+        default=0,
+        expose_value=False,
+        callback=_store(VERBOSITY_KEY),
+        help="Print only errors: no warnings, progress or summary.",
+    )(command)
+    command = click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_store(VERBOSITY_KEY),
+        help="Say what is done as it is done (each file, the server reached).",
+    )(command)
     command = click.option(
         "--json",
         "as_json",
@@ -48,10 +115,20 @@ def client_options(command: F) -> F:
 
 
 @contextmanager
-def connected(as_json: bool) -> Iterator[Client]:
-    """A client for the configured server; any failure ends the command cleanly."""
+def connected(
+    as_json: bool,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    url_server: tuple[str, int | None] | None = None,
+) -> Iterator[Client]:
+    """A client for the configured server; any failure ends the command cleanly.
+
+    The server is first probed (see reachability), so a server that is not running,
+    a name that does not resolve or a wrong public key is reported at once.
+    """
+    context = click.get_current_context(silent=True)
+    profile = None if context is None else context.meta.get(PROFILE_KEY)
     try:
-        settings = client_settings()
+        settings = client_settings(profile=profile, url_server=url_server)
     except SettingError as error:
         fail(str(error), ExitStatus.USAGE, as_json)
         raise AssertionError("unreachable") from error
@@ -61,6 +138,11 @@ def connected(as_json: bool) -> Iterator[Client]:
         fail(f"bad setting: {error}", ExitStatus.USAGE, as_json)
         raise AssertionError("unreachable") from error
     try:
+        try:
+            check_reachable(client.endpoint, settings.public_key, timeout_ms)
+        except UnreachableError as error:
+            fail(str(error), ExitStatus.TIMEOUT, as_json)
+        detail(f"remofile: connected to {client.endpoint}")
         yield client
     except click.exceptions.Exit:
         raise
@@ -68,6 +150,11 @@ def connected(as_json: bool) -> Iterator[Client]:
         raise
     except KeyboardInterrupt:
         fail("interrupted", ExitStatus.INTERRUPTED, as_json)
+    except AccessDeniedError as error:
+        message = describe(error)
+        if "token" not in message:
+            message += " (the server refused the token: check REMOFILE_TOKEN)"
+        fail(message, ExitStatus.AUTH, as_json)
     except Exception as error:
         fail(describe(error), exit_status_of(error), as_json)
     finally:

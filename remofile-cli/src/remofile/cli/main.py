@@ -40,15 +40,23 @@ class AliasedGroup(click.Group):
 
 
 @click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="remofile-cli", prog_name="remofile")
+@click.version_option(None, "-V", "--version", package_name="remofile-cli", prog_name="remofile")
 def cli() -> None:
     """Remofile: serve a directory and move files to and from it.
 
     Client commands (list, file, folder, upload, download, remove, move, copy, digest,
     sync) find the server through REMOFILE_HOSTNAME and REMOFILE_PORT (or
     REMOFILE_SERVER=host:port), REMOFILE_TOKEN, and REMOFILE_PUBLIC_KEY for an
-    encrypting server. Server commands (run, start, stop, generate-token, generate-keys)
-    need no settings.
+    encrypting server, or a named server of ~/.config/remofile/config.toml (--server
+    NAME or REMOFILE_PROFILE), which the variables override. Remote paths are
+    absolute (they start at the root, /) or remofile://HOST:PORT/PATH URLs. Server
+    commands (run, start, stop, generate-token, generate-keys) need no settings.
+
+    \b
+    Examples:
+      remofile run my-directory/ 6768
+      remofile upload -r src/ /backup
+      remofile list -l /
     """
 
 

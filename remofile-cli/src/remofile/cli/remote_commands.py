@@ -8,18 +8,15 @@ from collections.abc import Iterator
 
 import click
 from remofile.cli.common import client_options, connected, describe, fail, print_json
+from remofile.cli.completion import complete_remote_path
 from remofile.cli.exit_codes import ExitStatus, exit_status_of
+from remofile.cli.remote_paths import RemoteArguments
 from remofile.client import Client
 from remofile.core.exceptions import FileNameError, InvalidDestinationError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 
 #: Characters that make the last component of a remote path a glob pattern.
 GLOB_CHARACTERS = frozenset("*?[")
-
-
-def _remote(path: str) -> str:
-    """A remote path from the command line; relative ones start at the root."""
-    return path if path.startswith("/") else "/" + path
 
 
 def _placement(client: Client, source: str, destination: str, timeout: int) -> tuple[str, str, str]:
@@ -33,7 +30,7 @@ def _placement(client: Client, source: str, destination: str, timeout: int) -> t
     if not components:
         raise ValueError("the root directory cannot be moved or copied")
     own_name = components[-1]
-    target = split_remote_path(_remote(destination))
+    target = split_remote_path(destination)
     if not target:
         return "/", own_name, join_remote_path((own_name,))
     parent = join_remote_path(target[:-1])
@@ -54,8 +51,10 @@ def _is_directory(client: Client, path: str, timeout: int) -> bool:
 def _move_or_copy(
     operation: str, source: str, destination: str, force: bool, timeout: int, as_json: bool
 ) -> None:
-    source_path = join_remote_path(split_remote_path(_remote(source)))
-    with connected(as_json) as client:
+    remote = RemoteArguments()
+    source_path = join_remote_path(split_remote_path(remote.path(source, "source")))
+    destination = remote.path(destination, "destination")
+    with connected(as_json, timeout, remote.server) as client:
         directory, name, target = _placement(client, source_path, destination, timeout)
         if target == source_path:
             fail(f"{source_path} and {target} are the same file", ExitStatus.USAGE, as_json)
@@ -76,8 +75,8 @@ def _move_or_copy(
 
 
 @click.command("move")
-@click.argument("source")
-@click.argument("destination")
+@click.argument("source", shell_complete=complete_remote_path)
+@click.argument("destination", shell_complete=complete_remote_path)
 @click.option(
     "-f",
     "--force",
@@ -93,13 +92,17 @@ def move_command(source: str, destination: str, force: bool, timeout: int, as_js
     / must be a directory). A taken name fails with status 4 unless -f is given. The
     move is atomic, and a directory moves with everything it holds; moving a directory
     into itself is refused (status 5).
+
+    \b
+    Example:
+      remofile move /www/old.html /archive
     """
     _move_or_copy("move", source, destination, force, timeout, as_json)
 
 
 @click.command("copy")
-@click.argument("source")
-@click.argument("destination")
+@click.argument("source", shell_complete=complete_remote_path)
+@click.argument("destination", shell_complete=complete_remote_path)
 @click.option(
     "-f",
     "--force",
@@ -115,14 +118,18 @@ def copy_command(source: str, destination: str, force: bool, timeout: int, as_js
     (a DESTINATION ending with / must be a directory). A taken name fails with status 4
     unless -f is given. The copy keeps the modification time of SOURCE and appears
     complete or not at all.
+
+    \b
+    Example:
+      remofile copy /www/index.html /www/index.bak
     """
     _move_or_copy("copy", source, destination, force, timeout, as_json)
 
 
-def _files_named(client: Client, path: str, timeout: int) -> Iterator[tuple[str, str]]:
-    """``(shown, remote)`` of each file PATH names: itself, or the files its last
-    component matches when that is a glob pattern (shown with the prefix as typed)."""
-    remote = _remote(path)
+def _files_named(client: Client, path: str, remote: str, timeout: int) -> Iterator[tuple[str, str]]:
+    """``(shown, remote)`` of each file PATH (``remote`` once parsed) names: itself, or
+    the files its last component matches when that is a glob pattern (shown with the
+    prefix as typed)."""
     components = split_remote_path(remote)
     if not components or not any(c in GLOB_CHARACTERS for c in components[-1]):
         yield path, remote
@@ -153,7 +160,9 @@ _PER_PATH_FAILURES = (
 
 
 @click.command("digest")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", shell_complete=complete_remote_path
+)
 @click.option(
     "-a",
     "--algorithm",
@@ -166,19 +175,26 @@ def digest_command(
 ) -> None:
     """Print the digest of remote files, computed by the server, like b3sum or sha256sum.
 
-    Each line is the hexadecimal digest, two spaces and the PATH, so the output can be
-    checked locally with 'b3sum -c' or 'sha256sum -c' (the paths are remote: run the
-    check where the files were downloaded). The last component of a PATH may be a glob
+    Each line is the hexadecimal digest, two spaces and the PATH as typed, so the
+    output can be checked with 'b3sum -c' or 'sha256sum -c' where the files were
+    downloaded (the paths are remote and absolute: take off the leading / with
+    sed 's|  /|  |' to check a copy below the working directory). The last component of a PATH may be a glob
     pattern such as '/logs/*.txt' (quote it from the shell): every matching file is
     digested. A PATH that fails is reported and the others are still printed; the exit
     status is then that of the first failure.
+
+    \b
+    Example:
+      remofile digest -a sha256 '/my-os-isos/*.iso'
     """
     results: list[dict[str, object]] = []
     failure: ExitStatus | None = None
-    with connected(as_json) as client:
-        for path in paths:
+    arguments = RemoteArguments()
+    parsed = [arguments.path(path) for path in paths]
+    with connected(as_json, timeout, arguments.server) as client:
+        for path, absolute in zip(paths, parsed, strict=True):
             try:
-                for shown, remote in _files_named(client, path, timeout):
+                for shown, remote in _files_named(client, path, absolute, timeout):
                     digest = client.file_digest(remote, algorithm, timeout)
                     if as_json:
                         results.append(
