@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from pkgutil import extend_path
 from typing import TYPE_CHECKING, Any
 
-__path__ = extend_path(__path__, __name__)
+# The canonical pkgutil-style line, as documentation tools (griffe) recognise it.
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 if TYPE_CHECKING:
     from remofile.client import (
