@@ -122,14 +122,29 @@ def test_uploading_into_a_link_to_outside_raises_destination_not_found(
     linked.assert_sentinel_unchanged()
 
 
-@pytest.mark.parametrize(
-    "path", ["/out-file", "/out-dir", "/out-dir/secret.txt", "/inside/deep-out/data.bin"]
-)
+@pytest.mark.parametrize("path", ["/out-dir/secret.txt", "/inside/deep-out/data.bin"])
 def test_deleting_through_a_link_to_outside_leaves_the_outside_alone(
     served: RunningServer, linked: Layout, path: str
 ) -> None:
     with pytest.raises(FileNotFoundError):
         served.client().delete_file(path, timeout=CALL_TIMEOUT_MS)
+    linked.assert_sentinel_unchanged()
+
+
+@pytest.mark.parametrize("name", ["out-file", "out-dir", "dangling", "to-staging"])
+def test_a_hidden_link_takes_its_name_and_can_be_removed_itself(
+    served: RunningServer, linked: Layout, name: str
+) -> None:
+    """SPEC 4.5.2 rule 4, 4.11.1: a link to outside, to nothing or to the staging area is
+    not listed, but its name is taken; removing it removes the link, never its target."""
+    client = served.client()
+    with pytest.raises(FileExistsError):
+        client.make_directory(name, "/", timeout=CALL_TIMEOUT_MS)
+    client.delete_file(f"/{name}", timeout=CALL_TIMEOUT_MS)
+    assert not os.path.lexists(linked.root / name)
+    client.make_directory(name, "/", timeout=CALL_TIMEOUT_MS)
+    assert (linked.root / name).is_dir()
+    assert (linked.root / STAGING).is_dir()
     linked.assert_sentinel_unchanged()
 
 

@@ -170,6 +170,18 @@ def _bad_paths(fixture: Fixture) -> list[tuple[str, str]]:
         ("an empty path", ""),
         ("a path holding '..'", f"{fixture.path}/../{top}"),
         ("a path holding NUL", f"{fixture.path}\x00"),
+        *_long_and_reserved_paths(fixture.path),
+    ]
+
+
+def _long_and_reserved_paths(path: str) -> list[tuple[str, str]]:
+    """Paths that break rules 5 and 6 of section 4.5.1: every fault of the BAD_REQUEST
+    rows of the table, not only the first four."""
+    return [
+        # Empty components are ignored, so this names ``path``, but it is too long as sent.
+        ("a path of 4097 bytes", path + "/" * (4097 - len(path.encode("utf-8")))),
+        ("a path with a component of 256 bytes", f"{path}/{'c' * 256}"),
+        ("a path through the reserved prefix", f"{path}/.Remofile-staging"),
     ]
 
 
@@ -495,6 +507,10 @@ def _remove_bad_path(row: Row) -> Variants:
         ("a path holding '..'", messages.remove_file(fixture.remote("sub/../victim.txt")), None),
         ("a path holding NUL", messages.remove_file(victim + "\x00"), None),
         ("an empty path", messages.remove_file(""), None),
+        *[
+            (what, messages.remove_file(path), None)
+            for what, path in _long_and_reserved_paths(victim)
+        ],
     ]
     if row.ctx.target.allow_root_removal:
         variants += [

@@ -156,6 +156,8 @@ def _rule(
 _IDLE, _UPLOAD, _DOWNLOAD, _DELETE = State.IDLE, State.UPLOAD, State.DOWNLOAD, State.DELETE
 _K = RequestKind
 _SERVER_FAILED = "the server failed to carry the request out"
+#: Every fault of section 4.5.1, in the words of the table (SPEC.md 4.13).
+_BAD_PATH = "the path breaks a rule of 4.5.1 (not absolute, '..', NUL, too long, reserved prefix)"
 _REPLACES_DIRECTORY = "replacing was asked, but the name is taken by a directory"
 _FULL = ("REFUSED", "INSUFFICIENT_STORAGE", None, "the storage is full: nothing is written")
 
@@ -170,7 +172,7 @@ def _list_files(state: State) -> Rule:
         ("ACCEPTED", "FILES_LISTED", None, "the directory exists: its entries are listed"),
         ("REFUSED", "FILE_NOT_FOUND", None, "the directory does not exist"),
         ("REFUSED", "NOT_A_DIRECTORY", None, "the path names a file, not a directory"),
-        ("ERROR", "BAD_REQUEST", None, "the path is not absolute or holds '..' or NUL"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     )
 
@@ -186,7 +188,7 @@ def _create(section: str, kind: RequestKind, accepted: str, what: str) -> Rule:
         ("REFUSED", "FILE_NOT_FOUND", None, "the destination directory does not exist"),
         ("REFUSED", "NOT_A_DIRECTORY", None, "the destination is a file"),
         ("REFUSED", "FILE_ALREADY_EXISTS", None, "the name is taken by a file or directory"),
-        ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH.replace("the path", "the directory")),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
         _FULL,
     )
@@ -226,7 +228,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the compression, the digest algorithm or replacing is not supported",
         ),
-        ("ERROR", "BAD_REQUEST", None, "the destination is not an absolute path"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH.replace("the path", "the directory")),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
         ("REFUSED", "NOT_A_FILE", None, _REPLACES_DIRECTORY),
         _FULL,
@@ -247,7 +249,8 @@ _RULES: tuple[Rule, ...] = (
             "ERROR",
             "BAD_REQUEST",
             _IDLE,
-            "wrong offset, wrong size or undecodable data: the upload is abandoned",
+            "wrong offset, wrong size, undecodable data or a malformed digest: the upload is"
+            " abandoned",
         ),
         ("ERROR", "UNKNOWN_ERROR", _IDLE, _SERVER_FAILED),
         (
@@ -285,7 +288,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the compression or the digest algorithm is not supported",
         ),
-        ("ERROR", "BAD_REQUEST", None, "the path is not absolute or holds '..' or NUL"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
     _rule(
@@ -309,7 +312,12 @@ _RULES: tuple[Rule, ...] = (
             "the tree is out of sight; its entries remain to remove",
         ),
         ("REFUSED", "FILE_NOT_FOUND", None, "nothing has that path"),
-        ("ERROR", "BAD_REQUEST", None, "the path is not absolute, or is the root directory"),
+        (
+            "ERROR",
+            "BAD_REQUEST",
+            None,
+            _BAD_PATH.replace("(not", "or names the root (not"),
+        ),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
     _rule(
@@ -366,7 +374,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the source is not a regular file, or replacing was asked of a directory",
         ),
-        ("ERROR", "BAD_REQUEST", None, "a path breaks the rules of 4.5.1"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH.replace("the path", "a path")),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
         _FULL,
     ),
@@ -378,7 +386,7 @@ _RULES: tuple[Rule, ...] = (
         ("REFUSED", "FILE_NOT_FOUND", None, "the file does not exist"),
         ("REFUSED", "NOT_A_FILE", None, "the path names a directory"),
         ("REFUSED", "UNSUPPORTED_FEATURE", None, "the digest algorithm is not announced"),
-        ("ERROR", "BAD_REQUEST", None, "the path breaks the rules of 4.5.1"),
+        ("ERROR", "BAD_REQUEST", None, _BAD_PATH),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
 )

@@ -729,10 +729,9 @@ class LocalStorage(Storage):
         if not os.path.lexists(local):
             raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
         if os.path.islink(local):
-            target = os.path.realpath(local)
-            if not os.path.exists(target) or not _is_inside(target, self.root):
-                # Invisible in listings: a link to nothing or to outside does not exist.
-                raise FileNotFoundError(f"no such file or directory: /{'/'.join(path)}")
+            # The link itself, whatever it leads to: a link to nothing or to outside is
+            # not listed, but it takes its name, so it must be removable (SPEC 4.11.1).
+            # Its target is never touched.
             os.unlink(local)
             return None
         if not os.path.isdir(local):
