@@ -200,7 +200,11 @@ class _Download:
     next_offset: int
     compression: pb.Compression.ValueType
     digest_algorithm: pb.DigestAlgorithm.ValueType
-    digest: Hasher
+    #: The digest of the data sent so far, for a download from byte 0. A download
+    #: from an offset has none: its digest (of the whole file) is computed only if it
+    #: reaches the end, so a read at an offset that is cancelled (a seek) costs no
+    #: hashing of the bytes before it.
+    digest: Hasher | None
     path: str
 
 
@@ -579,16 +583,6 @@ class RequestHandler:
         compression = self._compression(request.compression)
         digest_algorithm = self._digest_algorithm(request.digest_algorithm)
         reader = self.storage.open_file(path)
-        digest = new_hasher(digest_algorithm)
-        try:
-            position = 0
-            while position < request.offset:
-                block = reader.read(position, min(request.offset - position, 1 << 20))
-                digest.update(block)
-                position += len(block)
-        except Exception:
-            reader.close()
-            raise
         self._download = _Download(
             reader,
             info.size,
@@ -596,7 +590,7 @@ class RequestHandler:
             request.offset,
             compression,
             digest_algorithm,
-            digest,
+            new_hasher(digest_algorithm) if request.offset == 0 else None,
             "/".join(path),
         )
         accepted = pb.TransferAccepted(
@@ -615,7 +609,8 @@ class RequestHandler:
         offset = download.next_offset
         size = min(download.chunk_size, download.file_size - offset)
         chunk_data = download.reader.read(offset, size)
-        download.digest.update(chunk_data)
+        if download.digest is not None:
+            download.digest.update(chunk_data)
         download.next_offset += size
         out: Frame = (
             zlib.compress(chunk_data, ZLIB_LEVEL)
@@ -624,6 +619,17 @@ class RequestHandler:
         )
         if download.next_offset < download.file_size:
             return pb.REASON_CHUNK_SENT, {"chunk": pb.ChunkInfo(offset=offset)}, out
+        if download.digest is None:
+            # A download that began at an offset reached the end: the digest covers the
+            # whole file (SPEC 4.10.2), read once more from the file opened at the start.
+            download.digest = new_hasher(download.digest_algorithm)
+            position = 0
+            while position < download.file_size:
+                block = download.reader.read(position, min(download.file_size - position, 1 << 20))
+                if not block:
+                    break
+                download.digest.update(block)
+                position += len(block)
         digest = pb.Digest(
             algorithm=download.digest_algorithm,
             value=download.digest.digest(),
