@@ -27,14 +27,31 @@ from remofile.v1 import remofile_pb2 as pb
 #: Data a written remote file keeps in memory before spilling to a temporary file.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
+#: Chunk size of the transfer a seek starts: a random read fetches this much, or less.
+SEEK_CHUNK_BYTES = 64 * 1024
+
+#: Bytes read on from a seek after which a reader streams with full chunks again.
+STREAK_BYTES = 4 * SEEK_CHUNK_BYTES
+
 
 class RemoteReader(io.RawIOBase):
-    """The raw reading side of a remote file; wrap it in io.BufferedReader."""
+    """The raw reading side of a remote file; wrap it in io.BufferedReader.
+
+    Read from the start, a file streams: a window of full chunks is kept in flight ahead
+    of the reader. A seek costs nothing until the next read, which then ends the transfer
+    in progress and starts one at the new position with its first chunk asked for in the
+    same breath (CANCEL_TRANSFER, DOWNLOAD_FILE and RECEIVE_CHUNK sent together, SPEC.md
+    6.1): one round trip per random read. Such a transfer moves small chunks, one at a
+    time, so a random read fetches little; once the reader has gone on reading from
+    there for a while, it streams with full chunks again.
+    """
 
     def __init__(self, client: Session, path: str, chunk_size: int, timeout: int | None) -> None:
         super().__init__()
         self._client = client
         self._path = join_remote_path(split_remote_path(path))
+        #: The chunk size of streaming transfers, and that of the transfer in progress.
+        self._stream_chunk_size = chunk_size
         self._chunk_size = chunk_size
         self._timeout = timeout
         self._position = 0
@@ -46,48 +63,135 @@ class RemoteReader(io.RawIOBase):
         self._window = 1
         self._received_until = 0
         self._digest: Hasher | None = None
+        self._algorithm: pb.DigestAlgorithm.ValueType = pb.DIGEST_ALGORITHM_UNSPECIFIED
+        #: Where the transfer in progress began, and whether a seek started it.
+        self._transfer_offset = 0
+        self._random = False
+        #: A seek moved the position away from the transfer in progress.
+        self._moved = False
+        #: The session's limits, as known when the transfer in progress began.
+        self._session_info: pb.SessionOpened | None = None
         self._start(0)
 
     # -- the transfer -------------------------------------------------------
 
-    def _start(self, offset: int) -> None:
-        self._stop()
-        algorithm = self._client._digest_algorithm()
-        request = pb.DownloadFile(
+    def _request(self, offset: int, chunk_size: int) -> pb.DownloadFile:
+        #: The digest algorithm asked for, which the hasher of the transfer must use.
+        self._algorithm = self._client._digest_algorithm()
+        return pb.DownloadFile(
             path=self._path,
-            chunk_size=self._chunk_size,
+            chunk_size=chunk_size,
             offset=offset,
-            digest_algorithm=algorithm,
+            digest_algorithm=self._algorithm,
         )
-        response = self._client._call(
-            "download_file", request, self._timeout, pb.REASON_TRANSFER_ACCEPTED
-        )
+
+    def _accepted(self, offset: int, chunk_size: int, limit: int, response: pb.Response) -> None:
+        """Take the TRANSFER_ACCEPTED of a download that begins at ``offset``; ``limit``
+        is the server's limit of requests in flight (SPEC 6.1)."""
         self._size = response.transfer_accepted.file_size
-        # The session is fresh after the call: its limit costs no request (SPEC 6.1).
-        limit = self._client.server_info(self._timeout).max_requests_in_flight
-        self._window = min(self._client.window, max(1, limit))
+        self._chunk_size = chunk_size
+        self._window = 1 if self._random else min(self._client.window, max(1, limit))
         self._position = offset
+        self._transfer_offset = offset
         self._requested_until = offset
         self._received_until = offset
+        self._in_flight = 0
         # A download read from byte 0 to the end is checked against the server's digest.
-        self._digest = new_hasher(algorithm) if offset == 0 else None
+        self._digest = new_hasher(self._algorithm) if offset == 0 else None
         self._active = True
+        self._moved = False
         self._pending.clear()
+
+    def _start(self, offset: int) -> None:
+        """Start a transfer at ``offset``, waiting for its answer (no chunk asked for)."""
+        self._stop()
+        chunk_size = self._transfer_chunk_size()
+        response = self._client._call(
+            "download_file",
+            self._request(offset, chunk_size),
+            self._timeout,
+            pb.REASON_TRANSFER_ACCEPTED,
+        )
+        # The session is fresh after the call: its limit costs no request.
+        self._session_info = self._client.server_info(self._timeout)
+        self._accepted(offset, chunk_size, self._session_info.max_requests_in_flight, response)
+
+    def _transfer_chunk_size(self, session: pb.SessionOpened | None = None) -> int:
+        if not self._random:
+            return self._stream_chunk_size
+        if session is None:
+            session = self._client.server_info(self._timeout)
+        return max(session.min_chunk_size, min(SEEK_CHUNK_BYTES, self._stream_chunk_size))
+
+    def _restart(self, offset: int) -> None:
+        """End the transfer in progress (if any) and start one at ``offset`` with its
+        first chunk asked for, all in one round trip."""
+        if not self._active or self._session_info is None:
+            # Nothing is in flight: (re)open the session now if it needs it, since no
+            # HELLO may go out once the requests below are on their way.
+            self._session_info = self._client.server_info(self._timeout)
+        session = self._session_info
+        chunk_size = self._transfer_chunk_size(session)
+        # The chunks asked for finish the old transfer by themselves if they reach its
+        # end; otherwise it must be cancelled, after them.
+        cancel = self._active and (
+            self._requested_until < self._size or self._received_until == self._requested_until
+        )
+        try:
+            if cancel:
+                self._client.send_request("cancel_transfer", pb.CancelTransfer(), None)
+            self._client.send_request("download_file", self._request(offset, chunk_size), None)
+            self._client.send_request("receive_chunk", pb.ReceiveChunk(), None)
+            while self._in_flight:
+                self._client.receive_response(self._timeout)
+                self._in_flight -= 1
+            self._active = False
+            if cancel:
+                response, _ = self._client.receive_response(self._timeout)
+                if response.reason != pb.REASON_TRANSFER_CANCELLED:
+                    self._client.receive_response(self._timeout)
+                    self._client.receive_response(self._timeout)
+                    raise self._client._failure("cancel_transfer", response)
+            response, _ = self._client.receive_response(self._timeout)
+        except BaseException:
+            self._client._abandon()
+            self._active = False
+            self._in_flight = 0
+            raise
+        if response.reason != pb.REASON_TRANSFER_ACCEPTED:
+            # The chunk request then met no transfer: its answer is an error to drop.
+            try:
+                self._client.receive_response(self._timeout)
+            except BaseException:
+                self._client._abandon()
+                raise
+            if response.reason == pb.REASON_SESSION_EXPIRED:
+                self._start(offset)  # reopens the session, then the slow way
+                return
+            raise self._client._failure("download_file", response)
+        self._accepted(offset, chunk_size, session.max_requests_in_flight, response)
+        self._in_flight = 1
+        self._requested_until = offset + min(chunk_size, self._size - offset)
 
     def _stop(self) -> None:
         """Leave the DOWNLOAD state: drain answers in flight, then cancel if unfinished."""
         if not self._active:
             return
         try:
+            # Chunks asked for up to the end finish the transfer by themselves: then
+            # the server is IDLE again and there is nothing to cancel.
+            finished = False
             while self._in_flight:
-                self._client.receive_response(self._timeout)
+                response, _ = self._client.receive_response(self._timeout)
                 self._in_flight -= 1
-            self._client._call(
-                "cancel_transfer",
-                pb.CancelTransfer(),
-                self._timeout,
-                pb.REASON_TRANSFER_CANCELLED,
-            )
+                finished = finished or response.reason == pb.REASON_TRANSFER_COMPLETED
+            if not finished:
+                self._client._call(
+                    "cancel_transfer",
+                    pb.CancelTransfer(),
+                    self._timeout,
+                    pb.REASON_TRANSFER_CANCELLED,
+                )
         except Exception:
             self._client._abandon()
         finally:
@@ -132,8 +236,8 @@ class RemoteReader(io.RawIOBase):
         if self._position >= self._size or not target.nbytes:
             return 0
         if not self._pending:
-            if not self._active:
-                self._start(self._position)
+            if self._moved or not self._active:
+                self._restart(self._position)
             self._fill()
         chunk = self._pending[0]
         count = min(chunk.nbytes, target.nbytes)
@@ -143,6 +247,10 @@ class RemoteReader(io.RawIOBase):
         else:
             self._pending[0] = chunk[count:]
         self._position += count
+        if self._random and self._position - self._transfer_offset >= STREAK_BYTES:
+            # Read on from a seek for a while: stream with full chunks from here.
+            self._random = False
+            self._moved = True
         return count
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
@@ -150,12 +258,26 @@ class RemoteReader(io.RawIOBase):
         target = base + offset
         if target < 0:
             raise ValueError("negative seek position")
-        if target != self._position:
-            self._stop()
-            self._pending.clear()
+        if target == self._position:
+            return target
+        ahead = target - self._position
+        if 0 < ahead <= sum(chunk.nbytes for chunk in self._pending):
+            # Forward within what has arrived: skip it.
+            while ahead:
+                chunk = self._pending[0]
+                if chunk.nbytes <= ahead:
+                    ahead -= chunk.nbytes
+                    self._pending.popleft()
+                else:
+                    self._pending[0] = chunk[ahead:]
+                    ahead = 0
+        else:
             # Past the end is a position like any other, as for a local file: reads
             # there return nothing, and tell() and SEEK_CUR count from it.
-            self._position = target
+            self._pending.clear()
+            self._moved = True
+            self._random = True
+        self._position = target
         return target
 
     def tell(self) -> int:
@@ -163,7 +285,7 @@ class RemoteReader(io.RawIOBase):
 
     @property
     def size(self) -> int:
-        """The size of the file, as the server gave it when the download began."""
+        """The size of the file, as the server gave it when the last download began."""
         return self._size
 
     def suspend(self) -> None:
