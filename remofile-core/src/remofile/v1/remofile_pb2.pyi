@@ -154,6 +154,8 @@ class _CompressionEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._En
     """Chunk data is sent as is."""
     COMPRESSION_ZLIB: _Compression.ValueType  # 2
     """Each chunk is compressed on its own with zlib (RFC 1950)."""
+    COMPRESSION_ZSTD: _Compression.ValueType  # 3
+    """Each chunk is one Zstandard frame (RFC 8878) that records its content size."""
 
 class Compression(_Compression, metaclass=_CompressionEnumTypeWrapper):
     """How chunk data is encoded on the wire (SPEC.md section 7.3)."""
@@ -163,6 +165,8 @@ COMPRESSION_NONE: Compression.ValueType  # 1
 """Chunk data is sent as is."""
 COMPRESSION_ZLIB: Compression.ValueType  # 2
 """Each chunk is compressed on its own with zlib (RFC 1950)."""
+COMPRESSION_ZSTD: Compression.ValueType  # 3
+"""Each chunk is one Zstandard frame (RFC 8878) that records its content size."""
 global___Compression = Compression
 
 class _DigestAlgorithm:
