@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,84 @@ class MovesByCopying(RequestHandler):
         return reply
 
 
+class IgnoresUploadTime(RequestHandler):
+    """Places every upload with the time of its arrival, whatever time was sent."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "upload_file":
+            request.upload_file.modification_time_ns = 0
+        return super().handle(request, kind_name, data)
+
+
+class TruncatedWhenPageFull(RequestHandler):
+    """Says a listing page is truncated whenever it holds `limit` entries, even the last."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        limit = request.list_files.limit
+        entries = reply.response.file_list.entries
+        if kind_name == "list_files" and limit and len(entries) == limit:
+            reply.response.file_list.truncated = True
+        return reply
+
+
+class SortsIgnoringCase(RequestHandler):
+    """Sorts listings without regard to letter case, as a file manager would."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if kind_name == "list_files" and reply.response.HasField("file_list"):
+            entries = sorted(reply.response.file_list.entries, key=lambda e: e.name.lower())
+            del reply.response.file_list.entries[:]
+            reply.response.file_list.entries.extend(entries)
+        return reply
+
+
+class SortsByPathComponents(RequestHandler):
+    """Sorts recursive listings component by component, a directory before its siblings
+    that extend its name ('sub', 'sub/a', 'sub.txt' instead of 'sub', 'sub.txt', 'sub/a')."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if kind_name == "list_files" and reply.response.HasField("file_list"):
+            entries = sorted(reply.response.file_list.entries, key=lambda e: e.name.split("/"))
+            del reply.response.file_list.entries[:]
+            reply.response.file_list.entries.extend(entries)
+        return reply
+
+
+class NormalizesNames(RequestHandler):
+    """Stores every new name in Unicode NFC, so 'e' + U+0301 becomes U+00E9."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name in ("create_file", "make_directory", "upload_file"):
+            message = getattr(request, kind_name)
+            message.name = unicodedata.normalize("NFC", message.name)
+        return super().handle(request, kind_name, data)
+
+
+class DiscardsStagedDataWhenSessionsEnd(RequestHandler):
+    """Drops an interrupted upload's staged data when its session ends (expiry, GOODBYE,
+    replacement), so a resume starts again from 0 (SPEC 7.1.4 forbids it)."""
+
+    def end_session(self) -> None:
+        self._release_transfer(keep_for_resume=False)
+        super().end_session()
+
+
+class LeaksHostPaths(RequestHandler):
+    """Puts the server's own path of the root in the message of every refusal and error."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if reply.response.type != pb.RESPONSE_TYPE_ACCEPTED:
+            path = getattr(request, kind_name).ListFields()
+            remote = next((value for _, value in path if isinstance(value, str)), "")
+            root = str(getattr(self.storage, "root", "/srv/remofile"))
+            reply.response.message = f"{reply.response.message} ({root}{remote})"
+        return reply
+
+
 # -- faults of the session gate -------------------------------------------------------------------
 
 
@@ -239,6 +318,15 @@ class FollowsLinksOut(LocalStorage):
         if not os.path.exists(real):
             raise FileNotFoundError("/" + "/".join(path))
         return real
+
+
+class FollowsLinksOutWhenWriting(LocalStorage):
+    """Checks the jail when it reads, but creates new entries wherever a link leads."""
+
+    def _new_entry(self, directory: Any, name: str, replace: bool = False) -> str:
+        local = os.path.join(os.path.realpath(os.path.join(self.root, *directory)), name)
+        self._check_name_free(local, name, replace)
+        return local
 
 
 class DigestsOneRead(LocalStorage):
@@ -439,6 +527,39 @@ FAULTS = (
     ),
     Fault("admits-second-client", ("3.3",), "3.3/1", _swap(gate_class=AdmitsSecondClient)),
     Fault("follows-links-out", ("4.5.2",), "4.5.2/1", _swap(storage_factory=FollowsLinksOut)),
+    Fault(
+        "follows-links-out-when-writing",
+        ("4.5.2",),
+        "4.5.2/1",
+        _swap(storage_factory=FollowsLinksOutWhenWriting),
+    ),
+    Fault("ignores-upload-time", ("4.9.2/1",), "4.9.2/1", _swap(handler_class=IgnoresUploadTime)),
+    Fault(
+        "truncated-when-page-full",
+        ("4.6/IDLE/LIST_FILES/1",),
+        "4.6/IDLE/LIST_FILES/1",
+        _swap(handler_class=TruncatedWhenPageFull),
+    ),
+    Fault(
+        "discards-staged-data-when-sessions-end",
+        ("3.4/2", "7.1/1"),
+        "7.1/1",
+        _swap(handler_class=DiscardsStagedDataWhenSessionsEnd),
+    ),
+    Fault("leaks-host-paths", ("4.1.4",), "4.1.4/1", _swap(handler_class=LeaksHostPaths)),
+    Fault(
+        "sorts-ignoring-case",
+        ("4.6/IDLE/LIST_FILES/1",),
+        "4.6/IDLE/LIST_FILES/1",
+        _swap(handler_class=SortsIgnoringCase),
+    ),
+    Fault(
+        "sorts-by-path-components",
+        ("4.6/IDLE/LIST_FILES/1",),
+        "4.6/IDLE/LIST_FILES/1",
+        _swap(handler_class=SortsByPathComponents),
+    ),
+    Fault("normalizes-names", ("4.4",), "4.4/3", _swap(handler_class=NormalizesNames)),
     Fault("accepts-any-token", ("3.1",), "3.1/1", _swap(gate_class=AcceptsAnyToken)),
     Fault("never-expires", ("3.4/2",), "3.4/2", _swap(gate_class=NeverExpires)),
     Fault(

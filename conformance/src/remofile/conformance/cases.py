@@ -27,6 +27,7 @@ from remofile.core.transitions import ILLEGAL_SECTION, all_rules, case_id
 #: Titles of the sections cases are grouped under, from SPEC.md.
 SECTION_TITLES = {
     "2.1": "ZeroMQ sockets",
+    "2.2.1": "Frames of a request",
     "2.2.3": "Malformed messages",
     "2.4": "Message size",
     "3.1": "Token",
@@ -36,6 +37,7 @@ SECTION_TITLES = {
     "3.5": "Closing a session: GOODBYE",
     "3.6": "Order of checks",
     "3.7": "Recovering a session",
+    "4.1.4": "Payloads and messages",
     "4.4": "File name validity",
     "4.5.1": "Path syntax",
     "4.5.2": "Resolution and the jail",

@@ -166,6 +166,33 @@ def _no_kind(ctx: CaseContext) -> None:
     _still_uploading(session, fixture, upload)
 
 
+@CASES.define(
+    "2.2.1/1",
+    "one Request frame holding two members of `kind`: CREATE_FILE, then LIST_FILES",
+    "a Request is parsed as protobuf parses it: of two members of the `kind` oneof, the "
+    "last one on the wire is the request, and the other is dropped (2.2.1)",
+    "ACCEPTED FILES_LISTED, and no file created",
+)
+def _two_kinds(ctx: CaseContext) -> None:
+    session = ctx.open_session()
+    directory = ctx.case_directory(session)
+    first = session.stamp(messages.create_file(directory, "created.txt"))
+    last = messages.list_files(directory)
+    merged = pb.Request()
+    merged.MergeFrom(first)
+    merged.MergeFrom(last)
+    # Concatenated encodings merge: the frame holds create_file and then list_files.
+    frame = first.SerializeToString() + last.SerializeToString()
+    note = "CREATE_FILE and LIST_FILES in one Request"
+    session.connection.send_frames([DELIMITER, frame], merged, note)
+    session.receive(merged, [accepted("FILES_LISTED", listing_check([]), "an empty listing")], note)
+    session.call(
+        messages.list_files(directory),
+        [accepted("FILES_LISTED", listing_check([]), "no created.txt")],
+        "the CREATE_FILE before it was not carried out",
+    )
+
+
 def _silence_wait_ms(ctx: CaseContext) -> int:
     limits = ctx.server_limits()
     return min(SILENCE_WAIT_MS, ctx.target.timeout_ms, max(limits.session_timeout_ms // 3, 100))

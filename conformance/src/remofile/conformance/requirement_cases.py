@@ -9,7 +9,7 @@ from collections.abc import Callable
 from remofile.conformance import messages
 from remofile.conformance.case import CaseList
 from remofile.conformance.context import CaseContext
-from remofile.conformance.expect import accepted, bad_request, error, refused
+from remofile.conformance.expect import Accept, accepted, bad_request, error, refused
 from remofile.conformance.model import listing_check
 from remofile.conformance.scenarios import (
     DATA_FILE,
@@ -24,7 +24,7 @@ from remofile.conformance.scenarios import (
     standard_fixture,
 )
 from remofile.conformance.session import Session
-from remofile.conformance.spec import MAX_PATH_BYTES
+from remofile.conformance.spec import MAX_PATH_BYTES, reason_value
 from remofile.conformance.wire import Reply
 from remofile.core.digests import algorithm_name, effective_algorithm
 from remofile.core.transitions import State
@@ -116,6 +116,9 @@ def _name_lengths(ctx: CaseContext) -> None:
         "remofile-without-dot",
         "x" * 255,
         "é" * 127 + "a",
+        # One code point and two: different names, never normalised into one (4.4).
+        "caf\u00e9",
+        "cafe\u0301",
     )
     for name in valid:
         session.call(
@@ -260,6 +263,92 @@ def _outside_link(ctx: CaseContext) -> None:
         [accepted("FILES_LISTED", not_listed, "without the link")],
         "the listing of the link's directory",
     )
+    # Nothing is created through the link either (4.5.2 rules 1 and 4).
+    for what, request in (
+        ("CREATE_FILE below the link", messages.create_file(link, "x")),
+        ("MAKE_DIRECTORY below the link", messages.make_directory(link, "x")),
+        ("UPLOAD_FILE below the link", messages.upload_file(link, "x", 1, chunk)),
+    ):
+        session.call(request, [refused("FILE_NOT_FOUND")], what)
+
+
+@CASES.define(
+    "4.9.2/1",
+    "uploads that give the file a modification time, to the nanosecond",
+    "a file placed by an upload whose UPLOAD_FILE carried modification_time_ns has that "
+    "modification time, to the precision of the storage (4.9.2, 4.6)",
+    "the listing shows each time sent, at most 2 s less where the storage is coarser",
+)
+def _upload_time(ctx: CaseContext) -> None:
+    session, fixture = _fixture(ctx)
+    for name, time_ns, size in (
+        ("timed-small.bin", 1_600_000_000_123_456_789, 10),
+        ("timed-big.bin", 1_234_567_890_987_654_321, multi_chunk_size(fixture.chunk_size)),
+        ("timed-empty.bin", 946_684_800_000_000_001, 0),
+    ):
+        content = content_of(size, name)
+        upload = Upload(
+            session, fixture.path, name, content, fixture.chunk_size, modification_time_ns=time_ns
+        )
+        upload.start(f"upload {name} with modification_time_ns {time_ns}")
+        upload.finish(f"upload {name}")
+        fixture.model.add_file(name, content)
+
+        def kept(reply: Reply, name: str = name, time_ns: int = time_ns) -> str | None:
+            times = {e.name: e.modification_time_ns for e in reply.response.file_list.entries}
+            got = times.get(name)
+            if got is None:
+                return f"{name} is not listed"
+            if not time_ns - 2_000_000_000 < got <= time_ns:
+                return f"{name} has modification_time_ns {got}, not the {time_ns} it was sent with"
+            return None
+
+        session.call(
+            fixture.listing_request(),
+            [accepted("FILES_LISTED", kept, f"{name} at {time_ns}")],
+            f"list {name}: it has the time sent",
+        )
+
+
+@CASES.define(
+    "4.1.4/1",
+    "refusals and errors about paths deep in the case's directory",
+    "no message reveals anything outside the served root, such as the server's own "
+    "file-system path of the root (4.1.4, 4.3.2)",
+    "each message names remote paths only",
+)
+def _messages_reveal_nothing(ctx: CaseContext) -> None:
+    session, fixture = _fixture(ctx)
+    marker = fixture.path.strip("/").split("/")[0]  # the scratch directory's name
+
+    def no_host_path(reply: Reply) -> str | None:
+        for token in reply.response.message.replace("'", " ").replace('"', " ").split():
+            at = token.find(marker)
+            # A remote path starts with /<scratch>; anything before it is the server's own.
+            if at > 1 or (at == 1 and not token.startswith("/")):
+                return f"the message {reply.response.message!r} holds the path {token!r}"
+        return None
+
+    chunk = fixture.chunk_size
+    answers = [
+        Accept(pb.RESPONSE_TYPE_REFUSED, reason_value(reason), no_host_path, "no host path")
+        for reason in ("FILE_NOT_FOUND", "NOT_A_DIRECTORY", "NOT_A_FILE", "FILE_ALREADY_EXISTS")
+    ]
+    answers.append(
+        Accept(pb.RESPONSE_TYPE_ERROR, reason_value("BAD_REQUEST"), no_host_path, "no host path")
+    )
+    victim, sub = fixture.remote("victim.txt"), fixture.remote("sub")
+    for what, request in (
+        ("LIST_FILES of a missing directory", fixture.listing_request("missing/deeper")),
+        ("LIST_FILES of a file", fixture.listing_request("victim.txt")),
+        ("CREATE_FILE over a file", messages.create_file(fixture.path, "victim.txt")),
+        ("MAKE_DIRECTORY in a file", messages.make_directory(victim, "x")),
+        ("DOWNLOAD_FILE of a directory", messages.download_file(sub, chunk)),
+        ("DOWNLOAD_FILE of a missing file", messages.download_file(fixture.remote("nope"), chunk)),
+        ("REMOVE_FILE of a missing file", messages.remove_file(fixture.remote("sub/nope"))),
+        ("LIST_FILES of a path with '..'", messages.list_files(fixture.remote("sub/../sub"))),
+    ):
+        session.call(request, answers, what)
 
 
 # -- 7.1 resume ---------------------------------------------------------------------------------

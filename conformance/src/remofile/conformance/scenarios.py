@@ -290,7 +290,8 @@ class Upload:
         )
 
     def start(self, step: str = "start an upload", resume: bool = False, staged: int = 0) -> Reply:
-        """UPLOAD_FILE; a resume may start anywhere up to what was staged (7.1)."""
+        """UPLOAD_FILE; a resume starts exactly where the chunks the server accepted end
+        (``staged``): a server that did not restart keeps all of them (7.1.4)."""
         reply = self.session.call(
             self.request(resume),
             [
@@ -299,11 +300,11 @@ class Upload:
                     transfer_accepted_check(
                         self.file_size,
                         self.chunk_size,
-                        range(staged + 1),
+                        range(staged, staged + 1),
                         self.compression,
                         digest_algorithm=self.digest_algorithm,
                     ),
-                    f"offset {'0' if not staged else f'0 to {staged}'}",
+                    f"offset {staged}",
                 )
             ],
             step,

@@ -378,10 +378,15 @@ def _upload_too_large(row: Row) -> Variants:
 
 
 def _upload_bad_chunk_size(row: Row) -> Variants:
-    return [
+    variants: Variants = [
         (what, messages.upload_file(row.fixture.path, "new.bin", 10, size), None)
         for what, size in _chunk_sizes_out_of_range(row.limits)
     ]
+    # An empty file's chunk size is checked like any other (4.9.1, chunk_size).
+    variants.append(
+        ("an empty file with chunk size 0", messages.upload_file(row.fixture.path, "e", 0, 0), None)
+    )
+    return variants
 
 
 def _unsupported_digest(limits: pb.SessionOpened) -> int:
@@ -533,6 +538,11 @@ def _list_variants(paths: Callable[[Fixture], list[tuple[str, str]]]) -> Callabl
 def _list_files_listed(row: Row) -> None:
     """FILES_LISTED: exact entries, recursion, paging, order, and the root (4.6)."""
     fixture, session = row.fixture, row.session
+    # Names whose order tells code-point order from a case-blind or a per-component
+    # sort: 'Z' (U+005A) sorts before 'd', and 'sub.txt' between 'sub' and 'sub/...'
+    # because '.' is U+002E and '/' U+002F (4.6.4).
+    fixture.create_file("Zed.txt")
+    fixture.create_file("sub.txt")
     pending = reach(fixture, row.rule.state)
     model = fixture.model
     for relative, recursive in (("", False), ("", True), ("sub", False), ("emptydir", False)):
@@ -549,10 +559,27 @@ def _list_files_listed(row: Row) -> None:
             row.step(f"list {'recursively ' if recursive else ''}{fixture.remote(relative)}"),
         )
     everything = model.listing("", recursive=True)
+    rest = everything[2:]
     pages: tuple[tuple[str, str, int, list[Entry], bool], ...] = (
         ("the first page of 2 entries", "", 2, everything[:2], True),
-        ("the page after it", everything[1].name, 0, everything[2:], False),
+        ("the page after it", everything[1].name, 0, rest, False),
         ("the page after the last entry", everything[-1].name, 0, [], False),
+        # A page exactly full because the listing ends there is not truncated (4.6.5).
+        (
+            "the rest, with a limit of exactly its length",
+            everything[1].name,
+            len(rest),
+            rest,
+            False,
+        ),
+        (
+            "the rest, with a limit one short of it",
+            everything[1].name,
+            len(rest) - 1,
+            rest[:-1],
+            True,
+        ),
+        ("everything, with a limit above 65536", "", 70_000, everything, False),
     )
     for what, start_after, limit, expected, truncated in pages:
         session.call(
