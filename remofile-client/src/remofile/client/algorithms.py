@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from remofile.client.chunks import Compress
 from remofile.client.client import Client
 from remofile.client.session import ChunkCallback
 from remofile.core.digests import algorithm_from_name, new_hasher
@@ -123,7 +124,7 @@ def upload_files(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
-    compress: bool = False,
+    compress: Compress = False,
     resume: bool = False,
     replace: bool = False,
     ignore_existing: bool = False,
@@ -242,7 +243,7 @@ def download_files(
     chunk_size: int = DEFAULT_CHUNK_SIZE_BYTES,
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
-    compress: bool = False,
+    compress: Compress = False,
     resume: bool = False,
     replace: bool = False,
     ignore_existing: bool = False,

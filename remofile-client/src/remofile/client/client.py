@@ -11,9 +11,10 @@ import io
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from remofile.client.chunks import Compress, check_compress
 from remofile.client.connection import Connection
 from remofile.client.downloads import DownloadJob, prepare_download, run_downloads
 from remofile.client.errors import exception_for
@@ -213,6 +214,10 @@ class Client(Channel):
         timeout_ms = self._session.session_timeout_ms
         return timeout_ms > 0 and (time.monotonic() - self._last_sent) * 2000 >= timeout_ms
 
+    def _compressions(self) -> Sequence[int]:
+        """The compressions the server announced (NONE alone before a session)."""
+        return self._session.compressions if self._session is not None else ()
+
     def _digest_algorithm(self) -> pb.DigestAlgorithm.ValueType:
         """The fastest digest algorithm both ends have, for the transfers of this session."""
         announced = self._session.digest_algorithms if self._session is not None else ()
@@ -366,7 +371,7 @@ class Client(Channel):
         timeout: int | None = None,
         *,
         resume: bool = False,
-        compress: bool = False,
+        compress: Compress = False,
         replace: bool = False,
     ) -> None:
         """Upload a file to a directory of the remote directory.
@@ -376,7 +381,9 @@ class Client(Channel):
         file_name)`` is called with each chunk before it is sent; ``remaining_bytes``
         includes the current chunk. With ``resume``, an upload of the same file that was
         interrupted (not cancelled) continues where it stopped. With ``compress``, chunks
-        travel compressed with zlib. With ``replace``, a remote file of that name is
+        travel compressed, with zstd where both ends have it, else zlib; with
+        ``compress='auto'``, only if the file is worth it (not compressed already: by its
+        name and its first chunk). With ``replace``, a remote file of that name is
         replaced atomically once the new one is complete: until then it stays whole, and
         an interrupted replacing upload leaves it as it was (and can be resumed).
 
@@ -392,6 +399,7 @@ class Client(Channel):
         :raises UnsupportedError: if ``replace`` is set and the server cannot replace.
         :raises TimeoutError: if a response took longer than ``timeout`` milliseconds.
         """
+        check_compress(compress)
         local, remote, final_name = prepare_upload(
             source, destination, name, chunk_size, want_directory=False
         )
@@ -409,7 +417,7 @@ class Client(Channel):
         process_chunk: ChunkCallback | None = None,
         timeout: int | None = None,
         *,
-        compress: bool = False,
+        compress: Compress = False,
         exclude: Callable[[str], bool] | None = None,
         replace: bool = False,
     ) -> None:
@@ -423,6 +431,7 @@ class Client(Channel):
         ``replace``, the tree is merged into a remote directory of that name: existing
         sub-directories are kept and files replace those of their names atomically.
         """
+        check_compress(compress)
         local, remote, final_name = prepare_upload(
             source, destination, name, chunk_size, want_directory=True
         )
@@ -455,7 +464,7 @@ class Client(Channel):
         timeout: int | None = None,
         *,
         resume: bool = False,
-        compress: bool = False,
+        compress: Compress = False,
         replace: bool = False,
     ) -> None:
         """Download a file of the remote directory into a local directory.
@@ -477,6 +486,7 @@ class Client(Channel):
         :raises DigestMismatchError: if the data received does not match the file.
         :raises TimeoutError: if a response took longer than ``timeout`` milliseconds.
         """
+        check_compress(compress)
         remote, local, final_name = prepare_download(source, destination, name, chunk_size, replace)
         job = DownloadJob(remote, local, final_name, replace=replace)
         jobs: Iterator[DownloadJob | str] = iter([job])
@@ -491,7 +501,7 @@ class Client(Channel):
         process_chunk: ChunkCallback | None = None,
         timeout: int | None = None,
         *,
-        compress: bool = False,
+        compress: Compress = False,
         exclude: Callable[[str], bool] | None = None,
         replace: bool = False,
     ) -> None:
@@ -503,6 +513,7 @@ class Client(Channel):
         that file or directory out. With ``replace``, the tree is merged into a local
         directory of that name, files replacing those of their names atomically.
         """
+        check_compress(compress)
         remote, local, final_name = prepare_download(source, destination, name, chunk_size, replace)
         try:
             entries = self.list_entries(join_remote_path(remote), timeout, recursive=True)

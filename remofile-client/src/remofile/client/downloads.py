@@ -12,14 +12,20 @@ import functools
 import hashlib
 import hmac
 import os
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from remofile.client.chunks import check_chunk_size, chunk_count, hash_prefix
+from remofile.client.chunks import (
+    Compress,
+    check_chunk_size,
+    choose_compression,
+    chunk_count,
+    hash_prefix,
+)
 from remofile.client.local_writer import LocalWriter
 from remofile.client.pipeline import Outgoing
 from remofile.client.session import ChunkCallback, Session
+from remofile.core.compression import UndecodableChunk, effective_compression, inflate_chunk
 from remofile.core.digests import effective_algorithm, new_hasher
 from remofile.core.exceptions import (
     CorruptedResponse,
@@ -165,7 +171,7 @@ class _Download:
         if expected is not None and accepted.file_size != expected:
             raise SourceNotFound(f"{self.job.name} changed on the server during the transfer")
         self.file_size = accepted.file_size
-        self.compression = accepted.compression
+        self.compression = effective_compression(accepted.compression)
         self.modification_time_ns = accepted.modification_time_ns
 
     def on_chunk(self, response: pb.Response, data: Frame | None) -> None:
@@ -175,8 +181,8 @@ class _Download:
             raise CorruptedResponse("chunk without data or at the wrong offset")
         expected = min(self._chunk_size, self.file_size - self.next_offset)
         chunk: Frame = data
-        if self.compression == pb.COMPRESSION_ZLIB:
-            chunk = _inflate(data, expected)
+        if self.compression != pb.COMPRESSION_NONE:
+            chunk = _inflate(data, self.compression, expected)
         view = memoryview(chunk)
         if view.nbytes != expected:
             raise CorruptedResponse(f"chunk of {view.nbytes} bytes, expected {expected}")
@@ -282,7 +288,7 @@ def run_downloads(
     chunk_size: int,
     process_chunk: ChunkCallback | None,
     resume: bool,
-    compress: bool,
+    compress: Compress,
     timeout: int | None,
     replace: bool = False,
 ) -> None:
@@ -316,7 +322,7 @@ def _download_requests(
     chunk_size: int,
     process_chunk: ChunkCallback | None,
     resume: bool,
-    compress: bool,
+    compress: Compress,
     replace: bool,
     started: list[_Download],
     writer: LocalWriter,
@@ -342,7 +348,7 @@ def _download_requests(
             path=join_remote_path(job.remote_path),
             chunk_size=chunk_size,
             offset=download.offset,
-            compression=pb.COMPRESSION_ZLIB if compress else pb.COMPRESSION_NONE,
+            compression=choose_compression(session._compressions(), compress, job.name),
             digest_algorithm=download.digest_algorithm,
         )
         # Without a size from a listing, the chunk count is known only once accepted.
@@ -354,12 +360,8 @@ def _download_requests(
             yield Outgoing("receive_chunk", pb.ReceiveChunk(), download.on_chunk)
 
 
-def _inflate(data: Frame, expected: int) -> bytes:
-    inflater = zlib.decompressobj()
+def _inflate(data: Frame, compression: int, expected: int) -> bytes:
     try:
-        out = inflater.decompress(data, expected + 1)
-    except zlib.error as error:
-        raise CorruptedResponse("chunk is not valid zlib data", str(error)) from error
-    if len(out) != expected or not inflater.eof or inflater.unused_data:
-        raise CorruptedResponse(f"compressed chunk does not inflate to {expected} bytes")
-    return out
+        return inflate_chunk(data, compression, expected)
+    except UndecodableChunk as error:
+        raise CorruptedResponse("a compressed chunk does not decode", str(error)) from error

@@ -105,7 +105,10 @@ class RemoteReader(io.RawIOBase):
     def _start(self, offset: int) -> None:
         """Start a transfer at ``offset``, waiting for its answer (no chunk asked for)."""
         self._stop()
-        chunk_size = self._transfer_chunk_size()
+        # With the session open first, the digest is the fastest both ends have (BLAKE3
+        # where they can), not the SHA-256 that a client assumes before it knows.
+        self._session_info = self._client.server_info(self._timeout)
+        chunk_size = self._transfer_chunk_size(self._session_info)
         response = self._client._call(
             "download_file",
             self._request(offset, chunk_size),

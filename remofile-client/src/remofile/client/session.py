@@ -8,7 +8,7 @@ and they never import it back.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from remofile.client.pipeline import Outgoing
@@ -87,6 +87,10 @@ class Session(Protocol):
 
     def _failure(self, kind: str, response: pb.Response) -> Exception:
         """The exception an unexpected answer to a ``kind`` request stands for."""
+        ...
+
+    def _compressions(self) -> Sequence[int]:
+        """The compressions the server announced for this session's transfers."""
         ...
 
     def _digest_algorithm(self) -> pb.DigestAlgorithm.ValueType:

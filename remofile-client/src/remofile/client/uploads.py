@@ -7,22 +7,25 @@ upload waits for the server's answer to know where its data starts.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from remofile.client.chunks import check_chunk_size, chunk_count, hash_prefix
+from remofile.client.chunks import (
+    Compress,
+    check_chunk_size,
+    choose_compression,
+    chunk_count,
+    hash_prefix,
+)
 from remofile.client.pipeline import Outgoing
 from remofile.client.session import ChunkCallback, Session
+from remofile.core.compression import compress_chunk
 from remofile.core.digests import effective_algorithm, new_hasher
 from remofile.core.exceptions import CorruptedResponse, FileNameError, SourceNotFound
 from remofile.core.framing import Frame
 from remofile.core.names import is_file_name_valid
 from remofile.core.paths import RemotePath, join_remote_path, split_remote_path
 from remofile.v1 import remofile_pb2 as pb
-
-#: Level used to compress upload chunks when compression is asked for.
-ZLIB_LEVEL = 1
 
 
 @dataclass
@@ -66,7 +69,7 @@ def upload_requests(
     chunk_size: int,
     process_chunk: ChunkCallback | None,
     resume: bool,
-    compress: bool,
+    compress: Compress,
 ) -> Iterator[Outgoing]:
     """The requests of a series of uploads (and the directories they go in)."""
     top = True
@@ -105,14 +108,15 @@ def _one_upload(
     chunk_size: int,
     process_chunk: ChunkCallback | None,
     resume: bool,
-    compress: bool,
+    compress: Compress,
 ) -> Iterator[Outgoing]:
     fd = os.open(job.local_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
         file_size, modification_time_ns = info.st_size, info.st_mtime_ns
         started_at = [0]  # where the server wants the data from, set on acceptance
-        compression = pb.COMPRESSION_ZLIB if compress else pb.COMPRESSION_NONE
+        first = os.pread(fd, min(chunk_size, 64 * 1024), 0) if compress == "auto" else b""
+        compression = choose_compression(session._compressions(), compress, job.name, first)
         digest_algorithm = session._digest_algorithm()
 
         def on_accepted(response: pb.Response, _data: Frame | None) -> None:
@@ -162,7 +166,7 @@ def _one_upload(
             if index == count - 1:
                 message.digest.algorithm = digest_algorithm
                 message.digest.value = digest.digest()
-            data = zlib.compress(chunk, ZLIB_LEVEL) if compress else chunk
+            data = compress_chunk(chunk, compression)
             yield Outgoing("send_chunk", message, on_chunk, data)
             offset += size
     finally:

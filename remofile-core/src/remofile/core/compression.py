@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterable
 from types import ModuleType
 
+from remofile.core.framing import Frame
 from remofile.v1 import remofile_pb2 as pb
 
 #: Levels used when compressing: fast, as the link is the point.
@@ -84,7 +85,7 @@ def preferred_compression(offered: Iterable[int]) -> pb.Compression.ValueType:
     return pb.COMPRESSION_NONE
 
 
-def is_worth_compressing(name: str, first_chunk: bytes | memoryview) -> bool:
+def is_worth_compressing(name: str, first_chunk: Frame) -> bool:
     """Whether compressing a file pays: not one compressed already, by its name, nor
     one whose first chunk hardly shrinks (measured with the fast zlib level)."""
     if os.path.splitext(name)[1].lower() in COMPRESSED_SUFFIXES:
@@ -95,7 +96,7 @@ def is_worth_compressing(name: str, first_chunk: bytes | memoryview) -> bool:
     return len(zlib.compress(sample, ZLIB_LEVEL)) <= len(sample) * WORTHWHILE_RATIO
 
 
-def compress_chunk(data: bytes | memoryview, compression: int) -> bytes | memoryview:
+def compress_chunk(data: Frame, compression: int) -> Frame:
     """One chunk's data as it travels: a complete stream of its own."""
     if compression == pb.COMPRESSION_ZLIB:
         return zlib.compress(data, ZLIB_LEVEL)
@@ -106,7 +107,7 @@ def compress_chunk(data: bytes | memoryview, compression: int) -> bytes | memory
     return data
 
 
-def inflate_chunk(data: bytes | memoryview, compression: int, expected: int) -> bytes:
+def inflate_chunk(data: Frame, compression: int, expected: int) -> bytes:
     """Decode one chunk, refusing to produce more than ``expected`` bytes.
 
     :raises UndecodableChunk: if the data is not one complete stream of exactly

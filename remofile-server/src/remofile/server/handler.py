@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hmac
 import logging
-import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
+from remofile.core.compression import SUPPORTED_COMPRESSIONS as SUPPORTED_COMPRESSIONS
+from remofile.core.compression import UndecodableChunk, compress_chunk, inflate_chunk
 from remofile.core.digests import (
     DIGEST_BYTES,
     SUPPORTED_DIGEST_ALGORITHMS,
@@ -54,12 +55,6 @@ LIST_ENTRY_OVERHEAD_BYTES = 32
 
 #: Room kept in a listing response for everything but the entries.
 LIST_MESSAGE_SLACK_BYTES = 1024
-
-#: Compressions this server decodes and encodes.
-SUPPORTED_COMPRESSIONS = (pb.COMPRESSION_NONE, pb.COMPRESSION_ZLIB)
-
-#: Level used when this server compresses download chunks: fast, as the link is the point.
-ZLIB_LEVEL = 1
 
 
 class Refusal(Exception):
@@ -152,23 +147,19 @@ class Reply:
         )
 
 
+def _inflate(upload: _Upload, data: Frame, expected: int) -> bytes:
+    """A compressed upload chunk's bytes; BAD_REQUEST if it is not exactly ``expected``."""
+    try:
+        return inflate_chunk(data, upload.compression, expected)
+    except UndecodableChunk as error:
+        raise BadRequest(str(error)) from error
+
+
 def _message_of(error: BaseException) -> str:
     """A message for the client that never reveals local paths."""
     if isinstance(error, OSError) and error.errno is not None:
         return error.strerror or type(error).__name__
     return str(error) or type(error).__name__
-
-
-def _inflate(data: Frame, expected: int) -> bytes:
-    """Decompress one zlib chunk, refusing to produce more than ``expected`` bytes."""
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data, expected + 1)
-    except zlib.error as error:
-        raise BadRequest(f"chunk is not valid zlib data: {error}") from error
-    if len(out) != expected or not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
-        raise BadRequest(f"compressed chunk does not inflate to exactly {expected} bytes")
-    return out
 
 
 @dataclass
@@ -371,7 +362,7 @@ class RequestHandler:
     def _compression(value: pb.Compression.ValueType) -> pb.Compression.ValueType:
         if value == pb.COMPRESSION_UNSPECIFIED:
             return pb.COMPRESSION_NONE
-        if value not in SUPPORTED_COMPRESSIONS:
+        if value not in SUPPORTED_COMPRESSIONS:  # ZSTD only where this installation has it
             raise Refusal(pb.REASON_UNSUPPORTED_FEATURE, f"unsupported compression {value}")
         return value
 
@@ -498,7 +489,7 @@ class RequestHandler:
             if len(request.digest.value) != DIGEST_BYTES:
                 raise BadRequest(f"a digest is {DIGEST_BYTES} bytes")
         payload: Frame = (
-            _inflate(data, expected) if upload.compression == pb.COMPRESSION_ZLIB else data
+            data if upload.compression == pb.COMPRESSION_NONE else _inflate(upload, data, expected)
         )
         view = memoryview(payload)
         if view.nbytes != expected:
@@ -612,11 +603,7 @@ class RequestHandler:
         if download.digest is not None:
             download.digest.update(chunk_data)
         download.next_offset += size
-        out: Frame = (
-            zlib.compress(chunk_data, ZLIB_LEVEL)
-            if download.compression == pb.COMPRESSION_ZLIB
-            else chunk_data
-        )
+        out = compress_chunk(chunk_data, download.compression)
         if download.next_offset < download.file_size:
             return pb.REASON_CHUNK_SENT, {"chunk": pb.ChunkInfo(offset=offset)}, out
         if download.digest is None:
