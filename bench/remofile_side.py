@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -137,8 +138,51 @@ class _Worker:
         else:
             client.list_files(directory)
 
+    def _filesystem(self) -> Any:
+        from remofile.client.filesystem import RemofileFileSystem
+
+        return RemofileFileSystem(
+            host=self._endpoint,
+            token=self._token,
+            public_key=self._public_key,
+            skip_instance_cache=True,
+        )
+
+    def _fsspec_read(self, path: str) -> dict[str, Any]:
+        """Read a whole file through fsspec.open, 1 MiB at a time (the session included)."""
+        started = time.perf_counter()
+        filesystem = self._filesystem()
+        total = 0
+        with filesystem.open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                total += len(block)
+        filesystem.close_session()
+        return {"ok": True, "seconds": time.perf_counter() - started, "count": total}
+
+    def _fsspec_random(self, path: str, count: int, size: int) -> dict[str, Any]:
+        """``count`` seeks and reads of ``size`` bytes at random offsets, on one open file."""
+        filesystem = self._filesystem()
+        generator = random.Random(count)
+        latencies: list[float] = []
+        with filesystem.open(path, "rb") as file:
+            length = file.size
+            started = time.perf_counter()
+            for _ in range(count):
+                before = time.perf_counter_ns()
+                file.seek(generator.randrange(0, max(1, length - size)))
+                if len(file.read(size)) != min(size, length):
+                    raise RuntimeError("short read")
+                latencies.append((time.perf_counter_ns() - before) / 1e6)
+            seconds = time.perf_counter() - started
+        filesystem.close_session()
+        return {"ok": True, "seconds": seconds, "latencies_ms": latencies}
+
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         op = command["op"]
+        if op == "fsspec_read":
+            return self._fsspec_read(command["path"])
+        if op == "fsspec_random":
+            return self._fsspec_random(command["path"], command["count"], command["size"])
         if op in ("upload_file", "download_file", "upload_directory", "download_directory"):
             return self._timed(op, command["source"], command["destination"])
         if op == "list_files":
@@ -378,6 +422,17 @@ class RemofileTool(Tool):
 
     def latency(self, kind: str, directory: str, count: int, timeout: float) -> Sample:
         command = {"op": "latency", "kind": kind, "directory": f"/{directory}", "count": count}
+        return self._run(command, timeout)[0]
+
+    def read_file(self, name: str, timeout: float) -> Sample:
+        sample, answer = self._run({"op": "fsspec_read", "path": f"/{name}"}, timeout)
+        expected = os.path.getsize(os.path.join(self._layout.server, name))
+        if answer["count"] != expected:
+            raise RuntimeError(f"read {answer['count']} bytes, expected {expected}")
+        return sample
+
+    def random_reads(self, name: str, count: int, size: int, timeout: float) -> Sample:
+        command = {"op": "fsspec_random", "path": f"/{name}", "count": count, "size": size}
         return self._run(command, timeout)[0]
 
     def dump_client_profile(self, path: str) -> None:

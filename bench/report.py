@@ -137,6 +137,18 @@ def _ratio_target(
     return Verdict("PASS" if passed else "FAIL", f"{label}: {ratio:.2f}x")
 
 
+def fsspec_read_target(results: Results) -> Verdict:
+    """Reading a file through fsspec.open, in order, runs at 0.8x download_file or better."""
+    reading, downloading = results.scenario("fsspec_read"), results.scenario("big_down")
+    label = "fsspec.open read in order: remofile >= 0.8x its download_file of the same file"
+    mine = reading.summary(REMOFILE) if reading else None
+    theirs = downloading.summary(REMOFILE) if downloading else None
+    if mine is None or theirs is None or theirs.median <= 0:
+        return Verdict("SKIP", f"{label} (not measured)")
+    ratio = mine.median / theirs.median
+    return Verdict("PASS" if ratio >= 0.8 else "FAIL", f"{label}: {ratio:.2f}x")
+
+
 def targets(results: Results) -> list[Verdict]:
     verdicts = []
     for key in ("big_up", "big_down"):
@@ -182,6 +194,7 @@ def targets(results: Results) -> list[Verdict]:
                     f"{with_session:.2f}% < 1%",
                 )
             )
+    verdicts.append(fsspec_read_target(results))
     for key in ("lat_create", "lat_list"):
         scenario = results.scenario(key)
         summary = scenario.summary(REMOFILE) if scenario else None

@@ -84,8 +84,14 @@ ALL_SCENARIOS = [
     "list_10k",
     "lat_create",
     "lat_list",
+    "fsspec_read",
+    "fsspec_random",
     "idle",
 ]
+
+#: Reads through fsspec.open: how many at random offsets, and of how many bytes.
+RANDOM_READS = 1000
+RANDOM_READ_BYTES = 4096
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -371,6 +377,37 @@ def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: 
             lambda tool, _run: tool.latency("list_files", "small", count, 120),
             prepare=make_small,
             finish=lambda: remove(os.path.join(server, "small")),
+        )
+    )
+
+    def link_big() -> None:
+        os.link(os.path.join(data, "big.bin"), os.path.join(server, "big.bin"))
+
+    result.append(
+        Plan(
+            "fsspec_read",
+            f"fsspec.open, read {big_label} in order",
+            "bytes",
+            big_bytes,
+            arguments.big_runs,
+            big_timeout,
+            lambda tool, _run: tool.read_file("big.bin", big_timeout),
+            prepare=link_big,
+            finish=lambda: remove(os.path.join(server, "big.bin")),
+        )
+    )
+    result.append(
+        Plan(
+            "fsspec_random",
+            f"fsspec.open, {RANDOM_READS:,} random {RANDOM_READ_BYTES // 1024} KiB reads of "
+            f"{big_label} (per read)",
+            "latency",
+            RANDOM_READS,
+            arguments.runs,
+            120,
+            lambda tool, _run: tool.random_reads("big.bin", RANDOM_READS, RANDOM_READ_BYTES, 120),
+            prepare=link_big,
+            finish=lambda: remove(os.path.join(server, "big.bin")),
         )
     )
     for plan in result:

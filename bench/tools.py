@@ -70,5 +70,14 @@ class Tool:
         ``server/directory``), one at a time."""
         raise NotApplicable("per-operation latency not measurable from outside")
 
+    def read_file(self, name: str, timeout: float) -> Sample:
+        """Read ``server/name`` from start to end into memory, through fsspec."""
+        raise NotApplicable("no fsspec filesystem")
+
+    def random_reads(self, name: str, count: int, size: int, timeout: float) -> Sample:
+        """``count`` reads of ``size`` bytes at random offsets of ``server/name``, through
+        fsspec, one at a time (latencies per read)."""
+        raise NotApplicable("no fsspec filesystem")
+
     def close(self) -> None:
         """Stop whatever the tool started."""
