@@ -30,6 +30,7 @@ from remofile.core.sessions import SessionGate, Verdict
 from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, Reply, RequestHandler
 from remofile.server.locations import is_storage_url, open_storage
 from remofile.server.placement import Placer
+from remofile.server.session_log import SessionLog
 from remofile.server.storage import Storage
 from remofile.v1 import remofile_pb2 as pb
 
@@ -151,6 +152,8 @@ class Server:
         self._storage = storage
         #: Replies not sent yet, in request order (see :meth:`_flush`).
         self._outbox: deque[tuple[list[bytes], Reply]] = deque()
+        #: One log line per session (session_log.py).
+        self._session_log = SessionLog()
 
     # -- options ------------------------------------------------------------
 
@@ -401,6 +404,7 @@ class Server:
             if gate.is_live:
                 handler.end_session()
                 logger.info("server stopped during a session")
+                self._session_log.ended("stopped")
 
     def _turns(
         self,
@@ -427,6 +431,7 @@ class Server:
             if gate.expire(_now_ms()):
                 logger.info("session expired")
                 handler.end_session()
+                self._session_log.ended("expired")
             if socket in events:
                 for _ in range(MESSAGES_PER_TURN):
                     message = _receive(socket)
@@ -492,6 +497,7 @@ class Server:
         )
         if admission.session_ended:
             handler.end_session()
+        self._session_log.admitted(frames[-1], kind, request, admission)
         if admission.verdict is Verdict.REFUSED:
             logger.debug("refused %s: %s", kind, pb.Reason.Name(admission.reason))
             reply = pb.Response(
@@ -517,6 +523,7 @@ class Server:
             self._respond(socket, envelope, Reply(reply))
             return
         result = handler.handle(request, kind, data)
+        self._session_log.handled(kind, data, result.response, result.data)
         logger.debug(
             "%s -> %s %s (state %s)",
             kind,
