@@ -23,11 +23,15 @@ _counter = itertools.count()
 
 
 @pytest.fixture(autouse=True)
-def no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No REMOFILE_* setting of the developer's shell leaks into a test."""
+def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No REMOFILE_* setting, config file or kept token of the developer's leaks into a
+    test, and no test writes into the developer's ~/.config or ~/.local/state."""
     for key in list(os.environ):
         if key.startswith("REMOFILE_"):
             monkeypatch.delenv(key)
+    homes = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(homes / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(homes / "state"))
 
 
 @pytest.fixture(scope="module")

@@ -284,6 +284,78 @@ def test_9_a_taken_name_stops_before_anything_is_transferred(
     assert not on_server(server, f"{remote}/new").exists()
 
 
+# -- 10. one log line per session ------------------------------------------------------
+
+
+def _sessions_of(lines: list[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_10_one_log_line_per_session_with_the_peer_bytes_and_files(
+    tmp_path: Path, cwd: Path
+) -> None:
+    (tmp_path / "served").mkdir()
+    (cwd / "up.bin").write_bytes(b"u" * 5000)
+    with running_server(tmp_path / "served", extra=["--log-format", "json"]) as server:
+        expect(run_process(["upload", "up.bin", "/"], server.env, cwd), 0)
+        expect(run_process(["download", "/up.bin", "back"], server.env, cwd), 0)
+        wrong = {**server.env, "REMOFILE_TOKEN": "WrongToken_0123456789"}
+        expect_error(run_process(["list", "/"], wrong), 6, "access denied")
+    records = _sessions_of(server.stderr.lines)
+    sessions = [record for record in records if record["event"] == "session"]
+    assert all(record["peer"] == "127.0.0.1" for record in records), records
+    assert all(record["token"] == "accepted" for record in sessions), records
+    assert all(record["end"] == "closed" for record in sessions), records
+    moved = [(r["files_up"], r["bytes_up"], r["files_down"], r["bytes_down"]) for r in sessions]
+    assert (1, 5000, 0, 0) in moved, records
+    assert (0, 0, 1, 5000) in moved, records
+    assert all(isinstance(record["duration_s"], float) for record in sessions)
+    refused = [record for record in records if record["event"] == "session_refused"]
+    assert [(r["token"], r["reason"]) for r in refused] == [("refused", "access_denied")]
+    # In text, at the default verbosity: a line for people.
+    with running_server(tmp_path / "served") as server:
+        expect(run_process(["list", "/"], server.env), 0)
+    text = [line for line in server.stderr.lines if "session from 127.0.0.1" in line]
+    assert text, server.stderr.lines
+    assert "token accepted, closed after" in text[-1]
+
+
+# -- 11. the token of a served directory survives restarts ------------------------------
+
+
+def test_11_the_token_of_a_directory_is_kept_across_restarts_outside_it(
+    tmp_path: Path,
+) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    with running_server(served, token=None) as first:
+        match = re.fullmatch(
+            r"Generated token: (\S+) \(kept in (\S+) for the next start\)", first.banner[0]
+        )
+        assert match, first.banner
+    kept = Path(match.group(2))
+    assert first.token == match.group(1)
+    assert served.resolve() not in kept.resolve().parents  # never inside what is served
+    assert Path(os.environ["XDG_STATE_HOME"]) in kept.parents
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.parent.stat().st_mode & 0o777 == 0o700
+    # Restarted, by another name of the same directory: the same token.
+    (tmp_path / "alias").symlink_to(served)
+    with running_server(tmp_path / "alias", token=None) as second:
+        assert second.token == first.token
+        assert second.banner[0] == (
+            f"Token kept for this directory in {kept} (--new-token makes another)"
+        )
+        expect(run_process(["list", "/"], {**second.env, "REMOFILE_TOKEN": first.token}), 0)
+    # Told otherwise: a new token, kept from then on; a given token is kept nowhere.
+    with running_server(served, token=None, extra=["--new-token"]) as third:
+        assert third.token != first.token
+    with running_server(served, token=TOKEN) as given:
+        assert given.token == TOKEN
+    with running_server(served, token=None) as fourth:
+        assert fourth.token == third.token
+
+
 # -- 12. -v, -q, -V and human-readable sizes ---------------------------------------------
 
 

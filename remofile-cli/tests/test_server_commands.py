@@ -58,7 +58,9 @@ def test_run_generates_a_token_prints_the_settings_and_stops_on_a_signal(
     server = start_server(root, token=None)
     try:
         generated, serving, *exports = server.banner
-        match = re.fullmatch(r"Generated token: (\S+)", generated)
+        match = re.fullmatch(
+            r"Generated token: (\S+) \(kept in (\S+) for the next start\)", generated
+        )
         assert match, server.banner
         assert TOKEN_PATTERN.match(match.group(1)), server.banner
         assert serving == f"Serving {root} on 127.0.0.1:{server.port}. Client settings:"
@@ -74,7 +76,12 @@ def test_run_generates_a_token_prints_the_settings_and_stops_on_a_signal(
     finally:
         server.stop(signal.SIGKILL)
     assert status == 0, server.stderr.lines
-    assert server.stderr.lines == ["Server stopped."]
+    # Each session (the readiness check's, the listing's) is logged in one line (see
+    # test_first_day), then the stop.
+    *sessions, stopped = server.stderr.lines
+    assert len(sessions) == 2, server.stderr.lines
+    assert all("INFO session from 127.0.0.1 " in line for line in sessions), sessions
+    assert stopped == "Server stopped."
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -191,7 +198,7 @@ def test_address(root: Path) -> None:
         assert f"on 127.0.0.2:{server.port}" in server.banner[0]
         assert expect(invoke(["list"], server.env), 0).stdout == "hello.txt\n"
         elsewhere = client_environment(server.port, host="127.0.0.1")
-        expect_error(invoke(["list", "-t", "300"], elsewhere), 7, "no response")
+        expect_error(invoke(["list", "-t", "300"], elsewhere), 7, "connection refused")
 
 
 def test_private_key_from_the_environment_with_keys_from_generate_keys(root: Path) -> None:
@@ -207,7 +214,7 @@ def test_private_key_from_the_environment_with_keys_from_generate_keys(root: Pat
         assert server.settings["REMOFILE_PUBLIC_KEY"] == public
         assert expect(invoke(["list"], server.env), 0).stdout == "hello.txt\n"
         plain = {k: v for k, v in server.env.items() if k != "REMOFILE_PUBLIC_KEY"}
-        expect_error(invoke(["list", "-t", "300"], plain), 7, "no response")
+        expect_error(invoke(["list", "-t", "300"], plain), 7, "encrypts", "REMOFILE_PUBLIC_KEY")
     finally:
         assert server.stop() == 0
 

@@ -62,6 +62,10 @@ def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
+#: The callback of --server, on the group and on each client command.
+store_profile = _store(PROFILE_KEY)
+
+
 def _complete_server_names(
     _context: click.Context, _parameter: click.Parameter, incomplete: str
 ) -> list[str]:
@@ -75,7 +79,7 @@ def client_options(command: F) -> F:
         "profile",
         metavar="NAME",
         expose_value=False,
-        callback=_store(PROFILE_KEY),
+        callback=store_profile,
         shell_complete=_complete_server_names,
         help="Use the server NAME of the config file (~/.config/remofile/config.toml); "
         "or set REMOFILE_PROFILE.",

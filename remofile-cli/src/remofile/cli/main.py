@@ -14,6 +14,7 @@ from remofile.cli.client_commands import (
     sync_group,
     upload_command,
 )
+from remofile.cli.common import store_profile
 from remofile.cli.remote_commands import copy_command, digest_command, move_command
 from remofile.cli.server_commands import (
     generate_keys_command,
@@ -40,6 +41,14 @@ class AliasedGroup(click.Group):
 
 
 @click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--server",
+    "profile",
+    metavar="NAME",
+    expose_value=False,
+    callback=store_profile,
+    help="Client commands use the server NAME of the config file (or REMOFILE_PROFILE).",
+)
 @click.version_option(None, "-V", "--version", package_name="remofile-cli", prog_name="remofile")
 def cli() -> None:
     """Remofile: serve a directory and move files to and from it.

@@ -22,6 +22,16 @@ from zmq.utils.monitor import recv_monitor_message
 POLL_STEP_MS = 50
 
 
+#: Monitor events of a failed security handshake.
+_HANDSHAKE_FAILURES = frozenset(
+    {
+        zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+    }
+)
+
+
 class UnreachableError(TimeoutError):
     """The server cannot be reached; the message says why and what to check.
 
@@ -102,17 +112,19 @@ def _wait_for_handshake(
                 f"connection refused: no server listens at {endpoint} (is it running, "
                 f"on this port?)"
             )
-        elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            if encrypting:
+        elif event in _HANDSHAKE_FAILURES:
+            # A mismatch of mechanisms is reported as PROTOCOL, or as NO_DETAIL when the
+            # server hangs up first: without a key of ours, the server must encrypt.
+            if not encrypting:
+                raise UnreachableError(
+                    f"the server at {endpoint} encrypts: set REMOFILE_PUBLIC_KEY to its "
+                    f"public key (printed when it starts)"
+                )
+            if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 raise UnreachableError(
                     f"the server at {endpoint} does not encrypt, and REMOFILE_PUBLIC_KEY "
                     f"is set: unset it, or give the server its private key"
                 )
-            raise UnreachableError(
-                f"the server at {endpoint} encrypts: set REMOFILE_PUBLIC_KEY to its "
-                f"public key (printed when it starts)"
-            )
-        elif event in (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_AUTH):
             raise UnreachableError(
                 f"the encryption handshake with {endpoint} failed: REMOFILE_PUBLIC_KEY is "
                 f"not the public key of this server"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import signal
 import socket
@@ -17,7 +16,9 @@ from typing import Any
 import click
 from remofile.cli.common import fail
 from remofile.cli.exit_codes import ExitStatus
+from remofile.cli.log_format import configure_logging
 from remofile.cli.settings import PRIVATE_KEY_VARIABLE, TOKEN_VARIABLE
+from remofile.cli.token_store import store_token, stored_token, token_path
 from remofile.core import generate_keys, generate_token
 from remofile.core.credentials import is_token_valid, public_key_of, validate_key, validate_token
 from remofile.core.limits import (
@@ -115,7 +116,23 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "see generate-keys.",
         ),
         click.option(
-            "-v", "--verbose", count=True, help="Log requests (-v: operations, -vv: every request)."
+            "-v",
+            "--verbose",
+            count=True,
+            help="Log more (-v: operations, -vv: every request); one line per session is "
+            "always logged.",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="Log lines for people, or one JSON object per line for log collectors.",
+        ),
+        click.option(
+            "--new-token",
+            is_flag=True,
+            help="Make a new token (and keep it) instead of the one kept for DIRECTORY.",
         ),
         click.option(
             "--token-file",
@@ -155,6 +172,32 @@ def _token_of(argument: str | None, token_file: Any) -> str | None:
             fail(f"the token file {token_file.name} is empty", ExitStatus.USAGE)
         return token
     return argument if argument is not None else os.environ.get(TOKEN_VARIABLE) or None
+
+
+def _token_for(directory: str, token: str | None, new_token: bool) -> tuple[str | None, str]:
+    """The token to serve ``directory`` with, and a line saying where it comes from.
+
+    A token given (argument, --token-file, REMOFILE_TOKEN) is used as it is and kept
+    nowhere. Without one, the token kept for the directory is used again (see
+    token_store), or a new one is made and kept, as with --new-token.
+    """
+    if token is not None:
+        if new_token:
+            fail("--new-token makes a token: give none with it", ExitStatus.USAGE)
+        return token, ""
+    if not new_token:
+        kept = stored_token(directory)
+        if kept is not None and is_token_valid(kept):
+            return (
+                kept,
+                f"Token kept for this directory in {token_path(directory)} (--new-token makes another)",
+            )
+    made = generate_token()
+    try:
+        where = store_token(directory, made)
+    except OSError as error:
+        return made, f"Generated token: {made} (not kept: {error.strerror}: {error.filename})"
+    return made, f"Generated token: {made} (kept in {where} for the next start)"
 
 
 def _build_server(
@@ -202,11 +245,6 @@ def _client_settings_text(address: str, port: int, token: str, private_key: str 
     if private_key is not None:
         lines.append(f"export REMOFILE_PUBLIC_KEY='{public_key_of(private_key)}'")
     return "\n".join(lines)
-
-
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
 
 
 def _check_port_free(address: str, port: int) -> int:
@@ -281,6 +319,7 @@ def run_command(
     port: int,
     token: str | None,
     token_file: Any,
+    new_token: bool,
     address: str,
     file_size_limit: int,
     min_chunk_size: int,
@@ -288,6 +327,7 @@ def run_command(
     session_timeout: int,
     private_key: str | None,
     verbose: int,
+    log_format: str,
 ) -> None:
     """Serve DIRECTORY in the foreground until interrupted (Ctrl-C).
 
@@ -296,13 +336,21 @@ def run_command(
     credentials come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     PORT is 6768 by default (0 picks a free one). The token comes from TOKEN,
     --token-file or REMOFILE_TOKEN (the last two keep it out of the process list); when
-    there is none, one is generated. The command prints the settings a client needs,
-    ready to paste into a shell.
+    there is none, the token of the last start for DIRECTORY is used again, or one is
+    generated and kept (mode 0600, in ~/.local/state/remofile/, outside DIRECTORY);
+    --new-token replaces it. The command prints the settings a client needs, ready to
+    paste into a shell.
+
+    \b
+    Examples:
+      remofile run my-directory/ 6768
+      remofile run --address 0.0.0.0 --token-file /etc/remofile/token my-directory/
     """
-    _configure_logging(verbose)
-    server, token, generated = _build_server(
+    configure_logging(verbose, log_format)
+    token, origin = _token_for(directory, _token_of(token, token_file), new_token)
+    server, token, _ = _build_server(
         directory,
-        _token_of(token, token_file),
+        token,
         file_size_limit,
         min_chunk_size,
         max_chunk_size,
@@ -311,8 +359,8 @@ def run_command(
     )
     port = _check_port_free(address, port)
     _Stopper(server).arm()
-    if generated:
-        click.echo(f"Generated token: {token}")
+    if origin:
+        click.echo(origin)
     click.echo(f"Serving {server.root_directory} on {address}:{port}. Client settings:")
     click.echo(_client_settings_text(address, port, token, private_key))
     sys.stdout.flush()
@@ -380,6 +428,7 @@ def start_command(
     pidfile: str,
     log_file: str | None,
     token_file: Any,
+    new_token: bool,
     address: str,
     file_size_limit: int,
     min_chunk_size: int,
@@ -387,12 +436,17 @@ def start_command(
     session_timeout: int,
     private_key: str | None,
     verbose: int,
+    log_format: str,
 ) -> None:
     """Serve DIRECTORY in the background, as a daemon; stop it with 'remofile stop'.
 
     Takes the same arguments as 'run', plus the location of the pidfile (daemon.pid in
     the current directory by default). The settings a client needs are printed before
     the server detaches from the terminal.
+
+    \b
+    Example:
+      remofile start my-directory/ 6768 --pidfile /run/remofile.pid --log-file remofile.log
     """
     import daemon
     import daemon.pidfile
@@ -407,9 +461,10 @@ def start_command(
     if existing is not None or os.path.exists(pidfile):
         click.echo(f"remofile: removing stale pidfile {pidfile}", err=True)
         os.unlink(pidfile)
-    server, token, generated = _build_server(
+    token, origin = _token_for(directory, _token_of(token, token_file), new_token)
+    server, token, _ = _build_server(
         directory,
-        _token_of(token, token_file),
+        token,
         file_size_limit,
         min_chunk_size,
         max_chunk_size,
@@ -422,8 +477,8 @@ def start_command(
     except OSError as error:
         fail(f"cannot open the log file {log_file}: {error.strerror}", ExitStatus.FAILURE)
         raise
-    if generated:
-        click.echo(f"Generated token: {token}")
+    if origin:
+        click.echo(origin)
     click.echo(
         f"Serving {server.root_directory} on {address}:{port} in the background. Client settings:"
     )
@@ -447,7 +502,7 @@ def start_command(
     with context:
         stopper.arm()
         if log is not None:
-            _configure_logging(max(verbose, 1))
+            configure_logging(max(verbose, 1), log_format)
         _serve(server, port, address)
 
 
@@ -464,6 +519,10 @@ def stop_command(pidfile: str) -> None:
 
     A pidfile whose process no longer runs (or is not a remofile server) is reported
     as stale and removed; nothing is signalled then.
+
+    \b
+    Example:
+      remofile stop --pidfile /run/remofile.pid
     """
     pid = _read_pid(pidfile)
     if pid is None:
@@ -496,7 +555,12 @@ def stop_command(pidfile: str) -> None:
 
 @click.command("generate-token")
 def generate_token_command() -> None:
-    """Print a new random token (128 bits) for a server and its clients."""
+    """Print a new random token (128 bits) for a server and its clients.
+
+    \b
+    Example:
+      remofile generate-token > token && remofile run --token-file token my-directory/
+    """
     click.echo(generate_token())
 
 
@@ -507,6 +571,10 @@ def generate_keys_command(as_json: bool) -> None:
 
     Keep the private key secret and give it to the server (--private-key or
     REMOFILE_PRIVATE_KEY); give the public key to its clients (REMOFILE_PUBLIC_KEY).
+
+    \b
+    Example:
+      remofile generate-keys --json
     """
     public_key, private_key = generate_keys()
     if as_json:
