@@ -48,17 +48,21 @@ class RecordingClient(Client):
     def __init__(self, *arguments: Any, **options: Any) -> None:
         super().__init__(*arguments, **options)
         self.sent: list[str] = []
+        #: Every request sent (its kind) and every answer awaited ("answer"), in order.
+        self.events: list[str] = []
         self.outstanding = 0
         self.most_outstanding = 0
 
     def send_request(self, kind: str, message: Any, data: Any) -> None:
         super().send_request(kind, message, data)
         self.sent.append(kind)
+        self.events.append(kind)
         self.outstanding += 1
         self.most_outstanding = max(self.most_outstanding, self.outstanding)
 
     def receive_response(self, timeout_ms: int | None) -> Any:
         answer = super().receive_response(timeout_ms)
+        self.events.append("answer")
         self.outstanding -= 1
         return answer
 
@@ -260,6 +264,57 @@ def test_random_reads_and_seeks_match_a_local_file(
             assert remote.tell() == local.tell()
         assert remote.read() == local.read()
     assert_idle(client, layout)
+
+
+def test_a_read_after_a_seek_costs_one_round_trip(client: RecordingClient, layout: Layout) -> None:
+    data = random_bytes(3 * 1024 * 1024, seed=11)
+    (layout.root / "big.bin").write_bytes(data)
+    with client.open("/big.bin", chunk_size=1 << 20, timeout=T) as remote:
+        assert remote.read(10) == data[:10]  # streaming: a window of 1 MiB chunks asked for
+        for offset in (2_000_000, 17, 3_000_000, 1_048_575):
+            client.events.clear()
+            assert remote.seek(offset) == offset
+            assert client.events == []  # a seek alone sends nothing
+            assert remote.read(4096) == data[offset : offset + 4096]
+            # The old transfer's end, the new one and its first chunk go out together,
+            # before any answer is awaited: one round trip.
+            first_answer = client.events.index("answer")
+            assert client.events[:first_answer][-2:] == ["download_file", "receive_chunk"]
+            assert client.events.count("download_file") == 1
+            # The chunk fetched is small: the next 60 KiB are already there.
+            client.events.clear()
+            assert remote.read(60_000) == data[offset + 4096 : offset + 64_096]
+            assert "download_file" not in client.events
+    assert_idle(client, layout, reopening=False)
+
+
+def test_reading_on_after_a_seek_streams_again(client: RecordingClient, layout: Layout) -> None:
+    data = random_bytes(3 * 1024 * 1024, seed=12)
+    (layout.root / "big.bin").write_bytes(data)
+    with client.open("/big.bin", chunk_size=1 << 20, timeout=T) as remote:
+        remote.seek(100_000)
+        client.sent.clear()
+        assert remote.read() == data[100_000:]
+        # Small chunks first, then one new transfer of full chunks to the end.
+        assert client.sent.count("download_file") == 2
+        assert client.sent.count("receive_chunk") < 12
+        remote.seek(0)
+        assert remote.read() == data  # from the start again: checked against the digest
+    assert_idle(client, layout, reopening=False)
+
+
+def test_suspended_reader_goes_on_where_it_stood(client: RecordingClient, layout: Layout) -> None:
+    data = random_bytes(40 * CHUNK, seed=13)
+    (layout.root / "f.bin").write_bytes(data)
+    raw = client.open("/f.bin", chunk_size=CHUNK, timeout=T).raw  # type: ignore[union-attr]
+    got = bytearray()
+    while piece := raw.read(3 * CHUNK):
+        got += piece
+        raw.suspend()  # the session is free: other requests may run
+        assert client.list_files("/", timeout=T)["f.bin"].size == len(data)
+    assert bytes(got) == data
+    raw.close()
+    assert_idle(client, layout, reopening=False)
 
 
 def test_closing_in_the_middle_leaves_the_server_idle(
