@@ -7,6 +7,8 @@ PACKAGES := remofile-core remofile-server remofile-client remofile-cli conforman
 SERVE_DIRECTORY ?= served
 SERVE_PORT ?= 6768
 SERVE_ADDRESS ?= 127.0.0.1
+# More options of `remofile run`, such as --new-token or --log-format json.
+SERVE_OPTIONS ?=
 
 .PHONY: setup proto lint test serve bench conformance docs reliability clean
 
@@ -36,10 +38,11 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
-## Serve ./served on 127.0.0.1:6768, printing the token and the client settings.
+## Serve ./served on 127.0.0.1:6768 (SERVE_DIRECTORY, SERVE_ADDRESS, SERVE_PORT, SERVE_OPTIONS),
+## printing the client settings; the directory keeps its token across restarts.
 serve: setup
 	mkdir -p $(SERVE_DIRECTORY)
-	$(BIN)/remofile run --address $(SERVE_ADDRESS) $(SERVE_DIRECTORY) $(SERVE_PORT)
+	$(BIN)/remofile run --address $(SERVE_ADDRESS) $(SERVE_OPTIONS) $(SERVE_DIRECTORY) $(SERVE_PORT)
 
 ## The reliability campaign at its full counts (make test runs a short version).
 reliability: setup
