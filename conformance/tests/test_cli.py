@@ -11,9 +11,10 @@ import pytest
 import zmq
 from broken_servers import AcceptsAnyToken
 from click.testing import CliRunner, Result
-from conformance_serving import TOKEN, RunningServer, running_server
+from conformance_serving import TOKEN, RewritingProxy, RunningServer, running_server
 from remofile.conformance.cases import all_cases
 from remofile.conformance.main import main
+from remofile.v1 import remofile_pb2 as pb
 
 
 def invoke(endpoint: str, *options: str) -> Result:
@@ -35,6 +36,8 @@ def test_a_passing_run_writes_its_reports_and_exits_0(
         str(json_path),
         "--junit-xml",
         str(junit_path),
+        "--json-transcripts",
+        "all",
     )
     assert result.exit_code == 0, result.output
     assert "PASS  3.5/1" in result.output
@@ -170,6 +173,87 @@ def test_list_prints_every_case() -> None:
     result = CliRunner().invoke(main, ["tcp://127.0.0.1:1", "--token", TOKEN, "--list"])
     assert result.exit_code == 0
     assert len(result.output.splitlines()) == len(all_cases())
+
+
+def test_list_needs_neither_endpoint_nor_token() -> None:
+    result = CliRunner().invoke(main, ["--list", "--section", "3.7"])
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == ["3.7/1", "3.7/2"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "missing"), [(["--token", TOKEN], "ENDPOINT"), (["tcp://127.0.0.1:1"], "--token")]
+)
+def test_a_run_needs_an_endpoint_and_a_token(arguments: list[str], missing: str) -> None:
+    result = CliRunner(env={"REMOFILE_TOKEN": ""}).invoke(main, arguments)
+    assert result.exit_code == 2
+    assert missing in result.output
+
+
+def test_passing_cases_keep_no_transcript_in_json_by_default(
+    token_blind_server: RunningServer, tmp_path: Path
+) -> None:
+    json_path = tmp_path / "report.json"
+    result = invoke(token_blind_server.endpoint, "--section", "3.1,3.5", "--json", str(json_path))
+    assert result.exit_code == 1, result.output
+    cases = {case["id"]: case for case in json.loads(json_path.read_text())["cases"]}
+    assert "transcript" not in cases["3.5/1"]
+    assert cases["3.1/1"]["transcript"]
+
+
+def test_the_run_writes_nothing_in_the_working_directory(
+    our_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # A generous deadline: this machine may be busy, and a late reply would fail the case.
+    arguments = ("--section", "4.13/stateful", "--stateful-examples", "2", "--timeout", "10000")
+    result = invoke(our_server.endpoint, *arguments)
+    assert result.exit_code == 0, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_skipped_cases_are_listed_with_their_reasons_and_strict_fails_them(
+    our_server: RunningServer,
+) -> None:
+    arguments = ("--section", "4.5.2/1,4.10.2/DOWNLOAD/RECEIVE_CHUNK/3", "--outside-link", "")
+    plain = invoke(our_server.endpoint, *arguments)
+    assert plain.exit_code == 0, plain.output
+    assert "Not tested (1 case" in plain.output
+    assert "pass --outside-link PATH: 4.5.2/1" in plain.output
+    # A case no request can provoke is no gap of the run: it is not listed there.
+    assert "RECEIVE_CHUNK/3\n" not in plain.output.split("Not tested")[1]
+    strict = invoke(our_server.endpoint, *arguments, "--strict")
+    assert strict.exit_code == 1, strict.output
+    assert "FAILED" in strict.output
+
+
+def _with_a_faulty_session_opened(frames: list[bytes]) -> list[bytes]:
+    """A server whose SessionOpened announces names of 1024 bytes (3.2.4 says 255)."""
+    response = pb.Response.FromString(frames[1])
+    if response.HasField("session_opened"):
+        response.session_opened.max_name_length = 1024
+        return [frames[0], response.SerializeToString(), *frames[2:]]
+    return frames
+
+
+def test_a_faulty_session_opened_is_a_failing_case_reported_once(tmp_path: Path) -> None:
+    """Not exit status 2 (that is for a server the suite cannot use at all), and not the
+    same failure in every case: the first case to meet it fails, the rest are blocked."""
+    with running_server(tmp_path) as server:
+        proxy = RewritingProxy(server.endpoint, on_reply=_with_a_faulty_session_opened)
+        try:
+            result = invoke(proxy.endpoint, "--section", "3.2,3.5,4.7", "--json", "-")
+        finally:
+            proxy.close()
+    assert result.exit_code == 1, result.output
+    assert "max_name_length must be 255, not 1024" in result.output
+    failed = [line for line in result.output.splitlines() if line.startswith("  FAIL ")]
+    blocked = [line for line in result.output.splitlines() if line.startswith("  BLOCKED")]
+    assert len(failed) == 1, result.output
+    assert len(blocked) >= 5, result.output
+    assert all(f"blocked by {failed[0].split()[1]}" in line for line in blocked)
+    assert "Blocked (" in result.output
+    assert "could not clean up" not in result.output
 
 
 @pytest.mark.parametrize(

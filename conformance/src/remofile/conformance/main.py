@@ -1,13 +1,20 @@
 """``remofile-conformance ENDPOINT --token T``: judge a Remofile server by the spec.
 
 Exit status: 0 if no case failed, 1 if any did (or an expected-failures entry is stale
-or unknown), 2 if the suite could not run at all (no answer, wrong token, bad options).
+or unknown, or with --strict a case was not tested), 2 if the suite could not run at all
+(no answer, wrong token, a busy server, bad options). A defect of the server is always a
+failing case, never status 2.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
 
 import click
 import zmq.utils.z85
@@ -25,10 +32,12 @@ from remofile.conformance.stateful import DEFAULT_EXAMPLES
 
 EXIT_FAILED = 1
 EXIT_UNUSABLE = 2
+#: Stopped by Ctrl-C or SIGTERM (after cleaning up), as shells report SIGINT.
+EXIT_INTERRUPTED = 130
 
 
-def _check_endpoint(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not value.startswith(("tcp://", "ipc://")):
+def _check_endpoint(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith(("tcp://", "ipc://")):
         raise click.BadParameter("must be tcp://host:port or ipc://path")
     return value
 
@@ -61,9 +70,43 @@ class _Progress:
         click.echo(f"\r\033[K{line}", err=True, nl=self.done == self.total)
 
 
+@contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the duration: the runner then stops
+    after the case under way and removes its scratch directory, as on Ctrl-C."""
+
+    def raise_terminated(_signal: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _hypothesis_home() -> Iterator[None]:
+    """Keep hypothesis's files (its cache of constants) out of the working directory."""
+    from hypothesis import configuration
+
+    # The module's own record of the home chosen so far (None: not chosen yet).
+    previous: Path | None = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="remofile-conformance-") as home:
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("endpoint", callback=_check_endpoint)
-@click.option("--token", required=True, envvar="REMOFILE_TOKEN", help="The server's token.")
+@click.argument("endpoint", required=False, callback=_check_endpoint)
+@click.option("--token", envvar="REMOFILE_TOKEN", help="The server's token (needed to run).")
 @click.option(
     "--public-key",
     envvar="REMOFILE_PUBLIC_KEY",
@@ -120,11 +163,26 @@ class _Progress:
     is_flag=True,
     help="Also send REMOVE_FILE for /: a conforming server refuses, a broken one empties the root.",
 )
-@click.option("--list", "list_only", is_flag=True, help="List the cases and exit.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail the run if any case was not tested (skipped for want of time, a feature, "
+    "or --outside-link), except cases no request can provoke.",
+)
+@click.option(
+    "--json-transcripts",
+    type=click.Choice(["failed", "all"]),
+    default="failed",
+    show_default=True,
+    help="Which cases the JSON report gives a transcript: those that did not pass, or all.",
+)
+@click.option(
+    "--list", "list_only", is_flag=True, help="List the cases and exit (needs no server)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print whole transcripts of failures.")
 def main(
-    endpoint: str,
-    token: str,
+    endpoint: str | None,
+    token: str | None,
     public_key: str | None,
     sections: Sequence[str],
     junit_xml: str | None,
@@ -135,6 +193,8 @@ def main(
     stateful_examples: int,
     outside_link: str | None,
     allow_root_removal: bool,
+    strict: bool,
+    json_transcripts: str,
     list_only: bool,
     verbose: bool,
 ) -> None:
@@ -153,6 +213,10 @@ def main(
         for case in cases:
             click.echo(f"{case.id}\t{case.title}")
         return
+    if endpoint is None:
+        raise click.UsageError("missing the ENDPOINT of the server (tcp://host:port)")
+    if not token:
+        raise click.UsageError("missing --token (or REMOFILE_TOKEN)")
     target = Target(
         endpoint,
         token,
@@ -164,14 +228,18 @@ def main(
         stateful_examples=stateful_examples,
     )
     progress = _Progress(len(cases)) if sys.stderr.isatty() else None
-    report: RunReport = Runner(target, progress=progress).run(cases)
+    with _terminate_cleanly(), _hypothesis_home():
+        report: RunReport = Runner(target, progress=progress).run(cases)
+    report.strict = strict
     if expected_failures is not None:
         apply_expected_failures(report, read_expected_failures(expected_failures), every_case)
     click.echo(summary(report, verbose))
     if junit_xml:
         write_junit(report, junit_xml)
     if json_path:
-        write_json(report, json_path)
+        write_json(report, json_path, all_transcripts=json_transcripts == "all")
+    if report.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
     if report.setup_error:
         sys.exit(EXIT_UNUSABLE)
     sys.exit(EXIT_FAILED if report.failed else 0)

@@ -30,6 +30,8 @@ def result_line(result: Result) -> str:
     line = f"  {result.status.value:<5} {result.case.id}  {result.case.title}"
     if result.status is Status.SKIP and result.reason:
         line += f"  [{result.reason}]"
+    if result.status is Status.BLOCKED and result.blocked_by:
+        line += f"  [blocked by {result.blocked_by}]"
     return line
 
 
@@ -85,6 +87,31 @@ def summary(report: RunReport, verbose: bool = False) -> str:
             ):
                 lines.extend(failure_details(result, verbose))
     lines.append("")
+    untested = report.untested()
+    if untested:
+        lines.append(
+            f"Not tested ({len(untested)} case{'s' if len(untested) != 1 else ''}"
+            f"{'; --strict makes this a failure' if not report.strict else ', and --strict is on'}):"
+        )
+        for reason, group in groupby(
+            sorted(untested, key=lambda result: result.reason or ""),
+            key=lambda result: result.reason or "",
+        ):
+            ids = [result.case.id for result in group]
+            lines.append(f"  {reason}: {', '.join(ids)}")
+        lines.append("")
+    blocked = [result for result in report.results if result.status is Status.BLOCKED]
+    if blocked:
+        lines.append(
+            f"Blocked ({len(blocked)} cases): they failed in the same shared set-up step as an "
+            "earlier case, whose failure above is the one to fix:"
+        )
+        for root, group in groupby(
+            sorted(blocked, key=lambda result: result.blocked_by or ""),
+            key=lambda result: result.blocked_by or "",
+        ):
+            lines.append(f"  by {root}: {len(list(group))} cases")
+        lines.append("")
     for note in report.notes:
         lines.append(f"note: {note}")
     for entry in report.unknown_expected:
@@ -105,10 +132,11 @@ def totals(report: RunReport) -> str:
             (Status.XFAIL, "expected failures"),
             (Status.STALE, "stale expected failures"),
             (Status.ERROR, "suite errors"),
+            (Status.BLOCKED, "blocked"),
         )
         if report.count(status) or status in (Status.PASS, Status.FAIL, Status.SKIP)
     )
-    verdict = "FAILED" if report.failed else "OK"
+    verdict = "INTERRUPTED" if report.interrupted else "FAILED" if report.failed else "OK"
     return f"{verdict}: {len(report.results)} cases, {counts} in {report.duration_s:.1f} s"
 
 
@@ -135,7 +163,12 @@ def junit_xml(report: RunReport) -> str:
             tests=str(len(results)),
             failures=str(sum(result.status is Status.FAIL for result in results)),
             errors=str(sum(result.status in (Status.ERROR, Status.STALE) for result in results)),
-            skipped=str(sum(result.status in (Status.SKIP, Status.XFAIL) for result in results)),
+            skipped=str(
+                sum(
+                    result.status in (Status.SKIP, Status.XFAIL, Status.BLOCKED)
+                    for result in results
+                )
+            ),
             time=f"{sum(result.duration_s for result in results):.3f}",
         )
         for result in results:
@@ -153,7 +186,7 @@ def junit_xml(report: RunReport) -> str:
                 ET.SubElement(case, "error", message=result.reason or "error").text = _failure_text(
                     result
                 )
-            elif result.status is Status.SKIP:
+            elif result.status in (Status.SKIP, Status.BLOCKED):
                 ET.SubElement(case, "skipped", message=result.reason or "skipped")
             elif result.status is Status.XFAIL:
                 message = result.failure.problem if result.failure else "failed"
@@ -167,8 +200,9 @@ def junit_xml(report: RunReport) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def json_report(report: RunReport) -> dict[str, Any]:
-    """Everything of the run as JSON-ready data, with a decoded transcript per case."""
+def json_report(report: RunReport, all_transcripts: bool = False) -> dict[str, Any]:
+    """Everything of the run as JSON-ready data, with a decoded transcript for every case
+    that did not pass (for every case with ``all_transcripts``)."""
     cases = []
     for result in report.results:
         entry: dict[str, Any] = {
@@ -190,7 +224,10 @@ def json_report(report: RunReport) -> dict[str, Any]:
                 "expected": result.failure.expected,
                 "seen": result.failure.seen,
             }
-        entry["transcript"] = result.transcript.events
+        if result.blocked_by:
+            entry["blocked_by"] = result.blocked_by
+        if all_transcripts or result.status is not Status.PASS:
+            entry["transcript"] = result.transcript.events
         cases.append(entry)
     return {
         "endpoint": report.endpoint,
@@ -199,6 +236,11 @@ def json_report(report: RunReport) -> dict[str, Any]:
         "duration_s": round(report.duration_s, 3),
         "passed": not report.failed,
         "setup_error": report.setup_error,
+        "strict": report.strict,
+        "interrupted": report.interrupted,
+        "untested": [
+            {"id": result.case.id, "reason": result.reason} for result in report.untested()
+        ],
         "summary": {status.value: report.count(status) for status in Status},
         "notes": report.notes,
         "unknown_expected_failures": report.unknown_expected,
@@ -210,7 +252,6 @@ def write_junit(report: RunReport, path: str | Path) -> None:
     Path(path).write_text(junit_xml(report), encoding="utf-8")
 
 
-def write_json(report: RunReport, path: str | Path) -> None:
-    Path(path).write_text(
-        json.dumps(json_report(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+def write_json(report: RunReport, path: str | Path, all_transcripts: bool = False) -> None:
+    data = json_report(report, all_transcripts)
+    Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from remofile.conformance.case import Case
+from remofile.conformance.context import UNPROVOKABLE
 from remofile.conformance.expect import CaseFailure
 from remofile.conformance.transcript import Transcript
 
@@ -28,6 +29,9 @@ class Status(enum.Enum):
     STALE = "STALE"
     #: The suite itself broke while running the case (a bug of the suite).
     ERROR = "ERROR"
+    #: Failed in a shared set-up step that an earlier case already failed the same way:
+    #: reported once, as that case's failure, and not counted again.
+    BLOCKED = "BLOCKED"
 
     @property
     def is_failure(self) -> bool:
@@ -42,8 +46,10 @@ class Result:
     duration_s: float
     transcript: Transcript
     failure: CaseFailure | None = None
-    #: Why the case was skipped, or what the suite error was.
+    #: Why the case was skipped, or what the suite error was, or which case blocked it.
     reason: str | None = None
+    #: For BLOCKED: the case whose identical set-up failure this one repeats.
+    blocked_by: str | None = None
 
 
 @dataclass
@@ -62,6 +68,10 @@ class RunReport:
     setup_error: str | None = None
     #: Entries of the expected-failures file that name no case of the suite.
     unknown_expected: list[str] = field(default_factory=list)
+    #: With --strict, skipped cases fail the run (except those no wire can provoke).
+    strict: bool = False
+    #: Stopped by Ctrl-C or SIGTERM before every case ran.
+    interrupted: bool = False
 
     def count(self, status: Status) -> int:
         return sum(1 for result in self.results if result.status is status)
@@ -73,7 +83,17 @@ class RunReport:
             self.setup_error is not None
             or bool(self.unknown_expected)
             or any(result.status.is_failure for result in self.results)
+            or (self.strict and bool(self.untested()))
         )
+
+    def untested(self) -> list[Result]:
+        """Skipped cases that a different server or run could have tested: not those
+        that no request can provoke (a server failure, a full disk)."""
+        return [
+            result
+            for result in self.results
+            if result.status is Status.SKIP and result.reason != UNPROVOKABLE
+        ]
 
 
 def read_expected_failures(path: str | Path) -> list[str]:
