@@ -292,7 +292,7 @@ TOP_LEVEL = textwrap.dedent(
     import json
     result = {}
     for name in ("Client", "synchronize_upload", "Server", "LocalStorage",
-                 "generate_token", "RemofileException"):
+                 "generate_token", "RemofileException", "RemofileFileSystem"):
         try:
             exec(f"from remofile import {name}")
         except ImportError as error:
@@ -324,6 +324,9 @@ def test_top_level_import_names_the_distribution_to_install(environment: Environ
         assert result[name].startswith("ImportError: "), result[name]
         assert f"pip install {missing}" in result[name]
         assert name not in result["*"]
+    # Without fsspec (neither installs it), the filesystem names the extra to install.
+    assert "pip install 'remofile-client[fsspec]'" in result["RemofileFileSystem"]
+    assert "RemofileFileSystem" not in result["*"]
 
 
 def test_own_package_imports(environment: Environment) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         synchronize_upload,
         upload_files,
     )
+    from remofile.client.filesystem import RemofileFileSystem
     from remofile.core import (
         AccessDeniedError,
         BadRequestError,
@@ -62,8 +63,12 @@ if TYPE_CHECKING:
 DISTRIBUTIONS = {
     "remofile.core": "remofile-core",
     "remofile.client": "remofile-client",
+    "remofile.client.filesystem": "'remofile-client[fsspec]'",
     "remofile.server": "remofile-server",
 }
+
+#: Third-party packages a re-exporting package needs beyond its distribution's own.
+EXTRAS = {"remofile.client.filesystem": ("fsspec",)}
 
 #: Each re-exported name and the package it comes from.
 EXPORTS: dict[str, str] = {
@@ -103,15 +108,19 @@ EXPORTS: dict[str, str] = {
         ),
         "remofile.client",
     ),
+    "RemofileFileSystem": "remofile.client.filesystem",
     **dict.fromkeys(("LocalStorage", "Server", "Storage"), "remofile.server"),
 }
 
 
 def _installed(package: str) -> bool:
-    try:
-        return importlib.util.find_spec(package) is not None
-    except ModuleNotFoundError:
-        return False
+    for name in (package, *EXTRAS.get(package, ())):
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except ModuleNotFoundError:
+            return False
+    return True
 
 
 def __getattr__(name: str) -> Any:
