@@ -193,6 +193,29 @@ def _two_kinds(ctx: CaseContext) -> None:
     )
 
 
+@CASES.define(
+    "2.2.1/2",
+    "a Request frame with its fields in reverse order: the kind first, the token last",
+    "parsers MUST accept the fields of a message in any order (appendix A.1, protobuf)",
+    "ACCEPTED FILES_LISTED, as for the usual order",
+)
+def _any_field_order(ctx: CaseContext) -> None:
+    session = ctx.open_session()
+    directory = ctx.case_directory(session)
+    request = session.stamp(messages.list_files(directory))
+    # Concatenated encodings merge into one message: kind, then session_id, then token.
+    frame = (
+        pb.Request(list_files=request.list_files).SerializeToString()
+        + pb.Request(session_id=request.session_id).SerializeToString()
+        + pb.Request(token=request.token).SerializeToString()
+    )
+    note = "LIST_FILES with its fields in reverse order"
+    session.connection.send_frames([DELIMITER, frame], request, note)
+    session.receive(
+        request, [accepted("FILES_LISTED", listing_check([]), "an empty listing")], note
+    )
+
+
 def _silence_wait_ms(ctx: CaseContext) -> int:
     limits = ctx.server_limits()
     return min(SILENCE_WAIT_MS, ctx.target.timeout_ms, max(limits.session_timeout_ms // 3, 100))

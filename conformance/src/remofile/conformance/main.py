@@ -20,6 +20,7 @@ import click
 import zmq.utils.z85
 from remofile.conformance.cases import all_cases, select
 from remofile.conformance.context import DEFAULT_MAX_WAIT_MS, DEFAULT_TIMEOUT_MS, Target
+from remofile.conformance.coverage import SPEC_PATH, coverage_table
 from remofile.conformance.report import summary, write_json, write_junit
 from remofile.conformance.results import (
     Result,
@@ -179,6 +180,17 @@ def _hypothesis_home() -> Iterator[None]:
 @click.option(
     "--list", "list_only", is_flag=True, help="List the cases and exit (needs no server)."
 )
+@click.option(
+    "--coverage",
+    "coverage_only",
+    is_flag=True,
+    help="Print which cases check each MUST of SPEC.md and exit (needs no server).",
+)
+@click.option(
+    "--spec",
+    type=click.Path(exists=True, dir_okay=False),
+    help="SPEC.md for --coverage (default: the one of the checkout the suite runs from).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print whole transcripts of failures.")
 def main(
     endpoint: str | None,
@@ -196,6 +208,8 @@ def main(
     strict: bool,
     json_transcripts: str,
     list_only: bool,
+    coverage_only: bool,
+    spec: str | None,
     verbose: bool,
 ) -> None:
     """Check the Remofile server at ENDPOINT (tcp://host:port or ipc://path) against
@@ -209,6 +223,12 @@ def main(
     cases = select(every_case, selectors)
     if not cases:
         raise click.UsageError(f"no case matches --section {', '.join(selectors)}")
+    if coverage_only:
+        spec_path = Path(spec) if spec else SPEC_PATH
+        if not spec_path.is_file():
+            raise click.UsageError(f"no SPEC.md at {spec_path}: pass --spec FILE")
+        click.echo(coverage_table(spec_path.read_text(encoding="utf-8"), every_case), nl=False)
+        return
     if list_only:
         for case in cases:
             click.echo(f"{case.id}\t{case.title}")
