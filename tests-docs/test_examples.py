@@ -270,4 +270,5 @@ def test_every_skipped_example_says_why_and_skips_are_few() -> None:
     total = sum(len(blocks_of(page)) for page in PAGES)
     for block in skipped:
         assert len(block.directives["skip"].split()) >= 3, f"{block.name}: give a reason"
-    assert len(skipped) * 5 <= total, [block.name for block in skipped]
+    # A guard against skipping becoming the habit: at most one block in four.
+    assert len(skipped) * 4 <= total, [block.name for block in skipped]

@@ -231,6 +231,7 @@ def test_installs_nothing_it_does_not_need(environment: Environment) -> None:
         "pyzmq",
         "blake3",  # the fast digest (SPEC.md 7.2)
         "typing-extensions",  # blake3's, on Pythons before 3.12
+        "backports.zstd",  # COMPRESSION_ZSTD (SPEC 7.3), on Pythons before 3.14
         "pip",
         "setuptools",
         "wheel",

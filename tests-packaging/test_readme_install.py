@@ -1,6 +1,6 @@
 """The README's install lines, run exactly as written, each in a fresh virtual environment.
 
-The lines are read from README.md (the block under "Layout" whose lines start with
+The lines are read from README.md (every line of its ``sh`` blocks that starts with
 ``pip install``) and run by bash in a copy of the repository's distribution folders, with
 the environment's own pip: whatever a user on a fresh machine would type after cloning.
 Then the installed environment must hold what the line promises.
