@@ -467,40 +467,40 @@ class S3Storage(Storage):
         stem = self._staging_key(directory, name)
         part_size = self._part_size(file_size)
         groups = self._staged_groups(stem + "-")
-        kept: tuple[str, list[tuple[str, int]]] | None = None
-        if resume and file_size > part_size:
+        kept: _Staged | None = None
+        if resume:
             kept = self._resumable(groups, f"{stem}-{file_size}-", part_size)
         # One staged upload per destination: the others are discarded (SPEC.md 4.9.1).
         self._delete_keys(
             [
                 item["Key"]
                 for group, items in groups.items()
-                if kept is None or group != kept[0]
+                if kept is None or group != kept.group
                 for item in items
             ]
         )
-        if file_size <= part_size:
-            return _WholeUpload(self, key, replace)
         if kept is None:
-            kept = (f"{stem}-{file_size}-{secrets.token_hex(8)}/", [])
-        return _MultipartUpload(self, key, replace, kept[0], part_size, kept[1])
+            kept = _Staged(f"{stem}-{file_size}-{secrets.token_hex(8)}/", [], None)
+        return _MultipartUpload(self, key, replace, part_size, kept)
 
     @staticmethod
     def _resumable(
         groups: dict[str, list[dict[str, Any]]], stem: str, part_size: int
-    ) -> tuple[str, list[tuple[str, int]]] | None:
-        """The staged upload of this size with the most whole parts numbered from 1,
-        and those parts (key, ETag)."""
-        best: tuple[str, list[tuple[str, int]]] | None = None
+    ) -> _Staged | None:
+        """The staged upload of this size holding the most bytes: its whole parts
+        numbered from 1, and the tail that follows them, if one was kept."""
+        best: _Staged | None = None
         for group, items in groups.items():
             if not group.startswith(stem):
                 continue
-            by_number = {item["Key"].rsplit("/", 1)[-1]: item for item in items}
+            by_name = {item["Key"].rsplit("/", 1)[-1]: item for item in items}
             parts: list[tuple[str, int]] = []
-            while (item := by_number.get(f"{len(parts) + 1:05d}")) and item["Size"] == part_size:
+            while (item := by_name.get(f"{len(parts) + 1:05d}")) and item["Size"] == part_size:
                 parts.append((item["Key"], item["Size"]))
-            if best is None or len(parts) > len(best[1]):
-                best = (group, parts)
+            tail = by_name.get(_tail_name(len(parts) * part_size))
+            staged = _Staged(group, parts, (tail["Key"], tail["Size"]) if tail else None)
+            if best is None or staged.size > best.size:
+                best = staged
         return best
 
     def store_file(
@@ -849,34 +849,52 @@ class _WholeUpload(UploadTarget):
         self._data = bytearray()
 
 
+def _tail_name(start: int) -> str:
+    """The staged bytes after the whole parts, kept when an upload stops, named for
+    where they start (a tail that does not start where the parts end is stale)."""
+    return f"tail-{start:016d}"
+
+
+@dataclass
+class _Staged:
+    """What an upload staged before: its prefix, whole parts (key, size) and tail."""
+
+    group: str
+    parts: list[tuple[str, int]]
+    tail: tuple[str, int] | None
+
+    @property
+    def size(self) -> int:
+        return sum(size for _key, size in self.parts) + (self.tail[1] if self.tail else 0)
+
+
 class _MultipartUpload(UploadTarget):
-    """A file of several parts. Each part is staged as an object of its own under the
-    staging prefix (readable, so a resumed upload can be hashed from its start, and
-    listed, so it resumes after the last whole part); the commit composes them into the
-    file by server-side copies in one multipart upload whose completion publishes it,
-    its digests in its metadata, then removes them."""
+    """A file being uploaded. Each whole part is staged as an object of its own under
+    the staging prefix (readable, so a resumed upload can be hashed from its start, and
+    listed, so it resumes after the last whole part); when the upload stops, the bytes
+    after the last whole part are staged too (the tail), so that every byte that was
+    acknowledged is kept (SPEC.md 7.1.4). The commit stores a file of one part by one
+    PUT, and composes a larger one from its parts by server-side copies in one
+    multipart upload whose completion publishes it, its digests in its metadata; then
+    the staged objects are removed."""
 
     def __init__(
-        self,
-        storage: S3Storage,
-        key: str,
-        replace: bool,
-        group: str,
-        part_size: int,
-        staged: list[tuple[str, int]],
+        self, storage: S3Storage, key: str, replace: bool, part_size: int, staged: _Staged
     ) -> None:
         self._storage = storage
         self._key = key
         self._replace = replace
-        self._group = group
+        self._group = staged.group
         self._part_size = part_size
-        self._staged = staged
-        self.offset = len(staged) * part_size
+        self._staged = staged.parts
+        self._tail = staged.tail
+        self.offset = staged.size
         self._hashers = _Hashers()
         self._buffer = bytearray()
         #: Parts written, in order: (key, future of its ETag).
         self._parts: list[tuple[str, Future[str]]] = []
         self._resumed_etags: list[str] = []
+        self._tail_read = staged.tail is None
 
     def _part_key(self, number: int) -> str:
         return f"{self._group}{number:05d}"
@@ -912,19 +930,33 @@ class _MultipartUpload(UploadTarget):
             self._resumed_etags.append(response["ETag"])
             self._hashers.update(data)
             yield memoryview(data)
+        if self._tail is not None:
+            key, size = self._tail
+            data = storage.client.get_object(Bucket=storage.bucket, Key=key)["Body"].read()
+            if len(data) != size:
+                raise OSError("the staged tail changed while resuming")
+            self._buffer += data  # hashed with the part it begins
+            self._tail_read = True
+            yield memoryview(data)
 
     def commit(self, modification_time_ns: int = 0) -> None:
-        if self._buffer:
-            self._send_part(bytes(self._buffer))
-            self._buffer = bytearray()
-        if len(self._resumed_etags) != len(self._staged):
-            raise OSError("the staged parts were not read back before the upload resumed")
-        pieces = list(zip((key for key, _ in self._staged), self._resumed_etags, strict=True))
-        pieces.extend((key, future.result()) for key, future in self._parts)
-        metadata = self._hashers.metadata(modification_time_ns or _now_ns())
-        etag = self._storage._compose(self._key, metadata, self._replace, None, "", pieces)
-        with self._storage._times_lock:
-            self._storage._times[(self._key, etag)] = int(metadata[MTIME_METADATA])
+        if len(self._resumed_etags) != len(self._staged) or not self._tail_read:
+            raise OSError("the staged data was not read back before the upload resumed")
+        mtime = modification_time_ns or _now_ns()
+        if not self._staged and not self._parts:
+            self._hashers.update(self._buffer)
+            metadata = self._hashers.metadata(mtime)
+            self._storage._publish_whole(self._key, bytes(self._buffer), metadata, self._replace)
+        else:
+            if self._buffer:
+                self._send_part(bytes(self._buffer))
+            pieces = list(zip((key for key, _ in self._staged), self._resumed_etags, strict=True))
+            pieces.extend((key, future.result()) for key, future in self._parts)
+            metadata = self._hashers.metadata(mtime)
+            etag = self._storage._compose(self._key, metadata, self._replace, None, "", pieces)
+            with self._storage._times_lock:
+                self._storage._times[(self._key, etag)] = mtime
+        self._buffer = bytearray()
         self._discard()
 
     def _discard(self) -> None:
@@ -932,21 +964,34 @@ class _MultipartUpload(UploadTarget):
             with contextlib.suppress(Exception):
                 future.result()
         keys = [key for key, _ in self._staged] + [key for key, _ in self._parts]
+        if self._tail is not None:
+            keys.append(self._tail[0])
         with contextlib.suppress(Exception):
             self._storage._delete_keys(keys)
         self._staged = []
         self._parts = []
+        self._tail = None
 
     def abandon(self, keep_for_resume: bool) -> None:
-        self._buffer = bytearray()
         if not keep_for_resume:
+            self._buffer = bytearray()
             self._discard()
             return
-        # The parts under way are staged before anything else happens: a resume right
-        # after lists them.
+        # The parts under way are staged before anything else happens (a resume right
+        # after lists them), then the bytes after them, so nothing acknowledged is lost.
         for _key, future in self._parts:
             with contextlib.suppress(Exception):
                 future.result()
+        if not self._buffer:
+            return
+        start = (len(self._staged) + len(self._parts)) * self._part_size
+        storage = self._storage
+        tail = self._group + _tail_name(start)
+        with contextlib.suppress(Exception):
+            storage.client.put_object(Bucket=storage.bucket, Key=tail, Body=bytes(self._buffer))
+            if self._tail is not None and self._tail[0] != tail:
+                storage._delete_keys([self._tail[0]])
+        self._buffer = bytearray()
 
 
 class _S3Reader(FileReader):
