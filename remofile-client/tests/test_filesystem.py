@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +274,22 @@ def test_pandas_reads_and_writes_csv_and_parquet_through_urls(layout: Layout, tc
         port=int(tcp_url.rsplit(":", 1)[1]),
         token=TOKEN,
     ).close_session()
+
+
+def test_a_forked_child_uses_a_client_of_its_own(layout: Layout, fs: RemofileFileSystem) -> None:
+    (layout.root / "a.txt").write_bytes(b"parent and child")
+    assert fs.cat("/a.txt") == b"parent and child"  # the parent's session is open
+    fs.close_session()  # one client at a time: the parent lets the child in
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(writer, fs.cat("/a.txt"))
+            fs.close_session()
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        assert pipe.read() == b"parent and child"
+    assert os.waitpid(child, 0)[1] == 0
+    assert fs.cat("/a.txt") == b"parent and child"  # the parent's client still works

@@ -116,10 +116,17 @@ class SharedClient:
         self.lock = threading.RLock()
         self.reading: RemoteReader | None = None
         self._client: Client | None = None
+        self._pid = os.getpid()
 
     @property
     def client(self) -> Client:
-        """The client, made when first needed (again after :meth:`close`)."""
+        """The client, made when first needed (again after :meth:`close`, and in a
+        forked child, which must not touch its parent's ZeroMQ sockets)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._client = None
+            self.reading = None
+            self.lock = threading.RLock()
         if self._client is None:
             settings = self.settings
             self._client = Client(
