@@ -142,6 +142,20 @@ def test_readers_and_other_requests_share_the_one_session(
     assert got_two.getvalue() == second
 
 
+def test_open_files_go_on_after_the_session_is_closed(
+    layout: Layout, fs: RemofileFileSystem
+) -> None:
+    data = random_bytes(2_000_000, 5)
+    (layout.root / "f.bin").write_bytes(data)
+    with fs.open("/f.bin", "rb") as reader, fs.open("/g.bin", "wb") as writer:
+        first = reader.read(700_000)
+        writer.write(b"written before")
+        fs.close_session()  # the server is free for others meanwhile
+        writer.write(b" and after")
+        assert first + reader.read() == data
+    assert fs.cat("/g.bin") == b"written before and after"
+
+
 def test_text_mode_and_compression(layout: Layout, fs: RemofileFileSystem) -> None:
     # OpenFile, what fsspec.open() returns, closes the compressor and the remote file.
     with fsspec.core.OpenFile(fs, "/notes.txt.gz", "wt", compression="gzip") as file:

@@ -196,7 +196,14 @@ class _Reader(RemoteReader):
 
     def readinto(self, buffer: Any) -> int:
         with self._shared.lock:
-            self._shared.claim(self)
+            client = self._shared.claim(self)
+            if client is not self._client:
+                # The session was closed (close_session) and the shared client made
+                # anew: the old transfer is gone, the next read starts one.
+                self._client = client
+                self._active = False
+                self._in_flight = 0
+                self._session_info = None
             return super().readinto(buffer)
 
     def close(self) -> None:
@@ -247,7 +254,7 @@ class _Writer(RemoteWriter):
         if self.closed:
             return
         with self._shared.lock:
-            self._shared.claim()
+            self._client = self._shared.claim()  # the current one, after a close_session
             super().close()
 
 
