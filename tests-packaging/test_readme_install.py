@@ -1,7 +1,7 @@
 """The README's install lines, run exactly as written, each in a fresh virtual environment.
 
-The lines are read from README.md (every line of its ``sh`` blocks that starts with
-``pip install``) and run by bash in a copy of the repository's distribution folders, with
+The lines are read from README.md and docs/ (every line of their ``sh`` blocks that
+starts with ``pip install``) and run by bash in a copy of the repository's distribution folders, with
 the environment's own pip: whatever a user on a fresh machine would type after cloning.
 Then the installed environment must hold what the line promises.
 """
@@ -21,12 +21,14 @@ FOLDERS = ("remofile-core", "remofile-client", "remofile-server")
 
 
 def readme_install_lines() -> list[str]:
-    text = (REPOSITORY / "README.md").read_text()
-    lines = []
-    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL):
-        for line in block.splitlines():
-            if line.startswith("pip install "):
-                lines.append(line.split("#")[0].strip())
+    """The distinct ``pip install`` lines of README.md and of the documentation."""
+    lines: list[str] = []
+    for page in [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").rglob("*.md"))]:
+        for block in re.findall(r"```sh\n(.*?)```", page.read_text(), flags=re.DOTALL):
+            for line in block.splitlines():
+                command = line.split("#")[0].strip()
+                if command.startswith("pip install ") and command not in lines:
+                    lines.append(command)
     return lines
 
 
