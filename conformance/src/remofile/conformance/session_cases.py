@@ -212,7 +212,7 @@ def _expiry(ctx: CaseContext) -> None:
     if timeout_ms > ctx.target.max_wait_ms:
         ctx.skip(
             f"the session timeout is {timeout_ms} ms, longer than --max-wait-ms "
-            f"{ctx.target.max_wait_ms}"
+            f"{ctx.target.max_wait_ms}: pass --max-wait-ms {timeout_ms + 1000} to test expiry"
         )
     upload = _interrupted_upload(ctx, live)
     for round_ in range(3):
