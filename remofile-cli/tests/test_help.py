@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 from cli_support import RMF, expect, invoke, run_process
@@ -63,6 +65,8 @@ def test_help(path: list[str]) -> None:
         assert result.stdout.startswith(" ".join(["Usage: remofile", *shown, "[OPTIONS]"]))
         assert result.stderr == ""
         assert "-h, --help" in result.stdout
+        # Every command shows how it is typed: an example line (issue 15).
+        assert re.search(r"^  Examples?:\n    remofile ", result.stdout, re.MULTILINE), path
         for placeholder in PLACEHOLDERS:
             assert placeholder.lower() not in result.stdout.lower(), (path, placeholder)
 

@@ -235,7 +235,7 @@ def _summarize(bars: TransferProgress, verb: str, progress: bool, as_json: bool)
 
 def _warn_skipped(plan: Plan, verb: str) -> None:
     for path in plan.skipped_directories:
-        click.echo(f"remofile: skipping directory {path} (use -r to {verb} directories)", err=True)
+        note(f"remofile: skipping directory {path} (use -r to {verb} directories)")
     for link, target in plan.skipped_links:
         note(f"remofile: skipping symbolic link {link} -> {target} (use -L to follow links)")
 
