@@ -31,6 +31,11 @@ GLOB_CHARACTERS = frozenset("*?[")
 #: ``process_skipped(path)``: a file left alone because its name exists at the destination.
 SkipCallback = Callable[[str], Any]
 
+#: ``process_change(change, relative_path)``: one change of a synchronization, just
+#: before it is made (in a dry run, instead): "create" (a directory), "transfer",
+#: "replace", "remove" or "skip", so a caller can show them as they happen.
+ChangeCallback = Callable[[str, str], Any]
+
 #: Bytes read at a time when a local file is hashed for a checksum comparison.
 HASH_BLOCK_BYTES = 1 << 20
 
@@ -467,6 +472,7 @@ def synchronize_upload(
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
     checksum: bool = False,
+    process_change: ChangeCallback | None = None,
 ) -> SyncReport:
     """Make the remote directory ``destination`` match the local directory ``source``.
 
@@ -481,6 +487,7 @@ def synchronize_upload(
     remote entries that do not exist locally are removed. With ``dry_run``, nothing is
     changed and the report says what would be. Entries matching ``exclude_files`` are
     left alone on both sides, so a remote directory holding some is never removed whole.
+    ``process_change(change, path)`` is told of each change just before it is made.
 
     :raises SourceNotFound: if the source is not a local directory.
     :raises DestinationNotFound: if the destination is not a remote directory and cannot
@@ -499,9 +506,11 @@ def synchronize_upload(
     )
     report = SyncReport(dry_run=dry_run)
     removed_prefixes: list[str] = []
+    tell = process_change or (lambda _change, _relative: None)
 
     def remove_remote(relative: str) -> None:
         report.removed.append(relative)
+        tell("remove", relative)
         removed_prefixes.append(relative + "/")
         if not dry_run:
             client.delete_file(
@@ -519,6 +528,7 @@ def synchronize_upload(
             if existing is not None:
                 remove_remote(relative)
             report.created_directories.append(relative)
+            tell("create", relative)
             if not dry_run:
                 client.make_directory(name, remote_parent, timeout)
             continue
@@ -533,6 +543,7 @@ def synchronize_upload(
             continue
         if relative in holding:
             report.skipped.append(relative)
+            tell("skip", relative)
             continue
         replacing = existing is not None and not existing.is_directory
         if existing is not None and existing.is_directory:
@@ -540,6 +551,7 @@ def synchronize_upload(
         report.transferred.append(relative)
         if replacing:
             report.replaced.append(relative)
+        tell("replace" if replacing else "transfer", relative)
         report.bytes_transferred += info.st_size
         if not dry_run:
             client.upload_file(
@@ -571,6 +583,7 @@ def synchronize_download(
     process_chunk: ChunkCallback | None = None,
     timeout: int | None = None,
     checksum: bool = False,
+    process_change: ChangeCallback | None = None,
 ) -> SyncReport:
     """Make the local directory ``destination`` match the remote directory ``source``.
 
@@ -583,6 +596,7 @@ def synchronize_download(
     remotely are removed.
     Entries matching ``exclude_files`` are left alone on both sides, so a local
     directory holding some is never removed whole.
+    ``process_change(change, path)`` is told of each change just before it is made.
 
     :raises SourceNotFound: if the source is not a remote directory.
     :raises DestinationNotFound: if the destination is not a local directory and cannot
@@ -598,9 +612,11 @@ def synchronize_download(
     local, holding = _local_tree(local_top, excluded) if existed else ({}, set())
     report = SyncReport(dry_run=dry_run)
     removed_prefixes: list[str] = []
+    tell = process_change or (lambda _change, _relative: None)
 
     def remove_local(relative: str) -> None:
         report.removed.append(relative)
+        tell("remove", relative)
         removed_prefixes.append(relative + "/")
         if dry_run:
             return
@@ -620,6 +636,7 @@ def synchronize_download(
             if existing is not None:
                 remove_local(relative)
             report.created_directories.append(relative)
+            tell("create", relative)
             if not dry_run:
                 os.mkdir(local_path)
             continue
@@ -633,6 +650,7 @@ def synchronize_download(
             continue
         if relative in holding:
             report.skipped.append(relative)
+            tell("skip", relative)
             continue
         replacing = existing is not None and not stat.S_ISDIR(existing.st_mode)
         if existing is not None and not replacing:
@@ -640,6 +658,7 @@ def synchronize_download(
         report.transferred.append(relative)
         if replacing:
             report.replaced.append(relative)
+        tell("replace" if replacing else "transfer", relative)
         report.bytes_transferred += entry.size
         if not dry_run:
             client.download_file(
