@@ -52,10 +52,12 @@ reliability: setup
 conformance: setup
 	$(BIN)/python -m pytest conformance/tests -q
 
-## Compare transfer speed with peers on this machine; prints a table and ratios.
+## Compare transfer speed with peers on this machine; prints a table and ratios (then the
+## S3 storage on a local SeaweedFS against boto3 straight to it).
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/s3.py
 
 ## Build the documentation site into site/ (mkdocs.yml; any warning is an error).
 docs: setup
