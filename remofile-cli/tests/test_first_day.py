@@ -190,6 +190,19 @@ def test_5_progress_in_binary_units_and_a_summary_line(
     assert quiet.stderr == ""
 
 
+def test_5_sync_lists_each_change_as_it_is_made(tmp_path: Path, cwd: Path) -> None:
+    # The server refuses the last file: the changes made before are already listed.
+    (tmp_path / "served").mkdir()
+    (cwd / "site" / "sub").mkdir(parents=True)
+    (cwd / "site" / "a.txt").write_bytes(b"small")
+    (cwd / "site" / "z.bin").write_bytes(b"z" * 5000)
+    with running_server(tmp_path / "served", extra=["--file-size-limit", "1000"]) as server:
+        result = run_process(["sync", "local", "site", "/www"], server.env, cwd)
+    assert result.returncode == 5, result.stderr
+    assert result.stdout.splitlines() == ["transfer a.txt", "create sub/", "transfer z.bin"]
+    assert (tmp_path / "served" / "www" / "a.txt").read_bytes() == b"small"
+
+
 # -- 6. directories skipped by a glob without -r -----------------------------------
 
 

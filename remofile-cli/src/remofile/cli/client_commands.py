@@ -38,7 +38,7 @@ from remofile.client import (
     synchronize_upload,
     upload_files,
 )
-from remofile.client.algorithms import download_files
+from remofile.client.algorithms import ChangeCallback, download_files
 from remofile.core.exceptions import DestinationNotFound, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 
@@ -696,8 +696,9 @@ def sync_group() -> None:
     'sync remote' makes the local directory match the remote one (downloads). A file
     is sent when it is missing or differs in size or modification time (with -c: in
     size or content). A changed file replaces the old copy atomically, which stays
-    whole until the new one is complete. Each change is printed ('would ...' with -n):
-    create DIR/, transfer PATH, replace PATH, remove PATH; a summary goes to stderr.
+    whole until the new one is complete. Each change is printed as it is made ('would
+    ...' with -n): create DIR/, transfer PATH, replace PATH, remove PATH; a summary goes
+    to stderr.
 
     \b
     Examples:
@@ -707,8 +708,26 @@ def sync_group() -> None:
     """
 
 
+def _change_printer(dry_run: bool, as_json: bool) -> ChangeCallback:
+    """Prints each change of a sync as it is made (stdout), 'would ...' in a dry run."""
+    prefix = "would " if dry_run else ""
+
+    def show(change: str, path: str) -> None:
+        if as_json:
+            return
+        if change == "skip":
+            skipping = "would skip" if dry_run else "skipping"
+            note(f"remofile: {skipping} {path}: a directory holding excluded entries is in the way")
+        elif change == "create":
+            click.echo(f"{prefix}create {path}/")
+        else:
+            click.echo(f"{prefix}{change} {path}")
+
+    return show
+
+
 def _print_report(report: SyncReport, as_json: bool) -> None:
-    """One line per change ('would ...' in a dry run) on stdout, a summary on stderr."""
+    """The report in JSON, or the summary on stderr (the changes were printed as made)."""
     if as_json:
         print_json(
             {
@@ -723,20 +742,7 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
             }
         )
         return
-    prefix = "would " if report.dry_run else ""
     replaced = set(report.replaced)
-    for path in report.created_directories:
-        click.echo(f"{prefix}create {path}/")
-    for path in report.transferred:
-        click.echo(f"{prefix}{'replace' if path in replaced else 'transfer'} {path}")
-    for path in report.removed:
-        click.echo(f"{prefix}remove {path}")
-    skipping = "would skip" if report.dry_run else "skipping"
-    for path in report.skipped:
-        click.echo(
-            f"remofile: {skipping} {path}: a directory holding excluded entries is in the way",
-            err=True,
-        )
     transferred, removed, skipped = (
         len(report.transferred),
         len(report.removed),
@@ -753,7 +759,7 @@ def _print_report(report: SyncReport, as_json: bool) -> None:
             f"{transferred} transferred ({len(replaced)} replaced, {size}), "
             f"{removed} removed, {len(report.unchanged)} unchanged"
         ) + (f", {skipped} skipped" if skipped else "")
-    click.echo(summary, err=True)
+    note(summary)
 
 
 @sync_group.command("local")
@@ -797,6 +803,7 @@ def sync_local(
             process_chunk=bars.on_chunk,
             timeout=timeout,
             checksum=checksum,
+            process_change=_change_printer(dry_run, as_json),
         )
     _print_report(report, as_json)
 
@@ -842,5 +849,6 @@ def sync_remote(
             process_chunk=bars.on_chunk,
             timeout=timeout,
             checksum=checksum,
+            process_change=_change_printer(dry_run, as_json),
         )
     _print_report(report, as_json)
