@@ -132,7 +132,8 @@ def start_seaweedfs(data: Path, bucket: str) -> SeaweedFS:
                 f"-s3.config={config}",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
-                "-master.volumeSizeLimitMB=256",
+                "-master.volumeSizeLimitMB=1024",
+                "-volume.max=0",  # as many volumes as the disk holds
                 "-volume.preStopSeconds=0",
                 *options,
             ],
