@@ -49,6 +49,8 @@ class Target:
     allow_root_removal: bool = False
     #: Random request sequences to run (section 4.13, stateful); 0 for none.
     stateful_examples: int = 0
+    #: The existing remote directory the suite makes its scratch directory in.
+    directory: str = "/"
 
 
 @dataclass

@@ -160,6 +160,14 @@ def _hypothesis_home() -> Iterator[None]:
     help="Remote path of a symbolic link, planted in the served directory, that leads out of it.",
 )
 @click.option(
+    "--directory",
+    default="/",
+    show_default=True,
+    metavar="PATH",
+    help="An existing remote directory the suite may write in: its scratch directory is "
+    "made there, and nothing outside that is written.",
+)
+@click.option(
     "--allow-root-removal",
     is_flag=True,
     help="Also send REMOVE_FILE for /: a conforming server refuses, a broken one empties the root.",
@@ -204,6 +212,7 @@ def main(
     expected_failures: str | None,
     stateful_examples: int,
     outside_link: str | None,
+    directory: str,
     allow_root_removal: bool,
     strict: bool,
     json_transcripts: str,
@@ -237,6 +246,8 @@ def main(
         raise click.UsageError("missing the ENDPOINT of the server (tcp://host:port)")
     if not token:
         raise click.UsageError("missing --token (or REMOFILE_TOKEN)")
+    if not directory.startswith("/"):
+        raise click.UsageError("--directory must be an absolute remote path, such as /tests")
     target = Target(
         endpoint,
         token,
@@ -246,6 +257,7 @@ def main(
         outside_link=outside_link,
         allow_root_removal=allow_root_removal,
         stateful_examples=stateful_examples,
+        directory=directory,
     )
     progress = _Progress(len(cases)) if sys.stderr.isatty() else None
     with _terminate_cleanly(), _hypothesis_home():

@@ -177,7 +177,10 @@ class Runner:
         return Session(connection, self.target.token)
 
     def _root_names(self, session: Session) -> set[str] | None:
-        reply = session.quietly(messages.list_files("/"), "list the served root")
+        """The names in the directory the suite works in (the root by default)."""
+        reply = session.quietly(
+            messages.list_files(self.target.directory), "list the directory the suite works in"
+        )
         if reply is None or reply.response.reason != pb.REASON_FILES_LISTED:
             return None
         if reply.response.file_list.truncated:
@@ -206,17 +209,19 @@ class Runner:
             report.server = server
             root_before = self._root_names(session)
             name = scratch_name()
+            parent = self.target.directory
+            scratch = f"{parent.rstrip('/')}/{name}"
             try:
                 session.call(
-                    messages.make_directory("/", name),
+                    messages.make_directory(parent, name),
                     [accepted("DIRECTORY_CREATED")],
                     "make the scratch directory",
                 )
             except CaseFailure as failure:
                 raise SetupError(
-                    f"could not make the scratch directory /{name}: {failure}"
+                    f"could not make the scratch directory {scratch}: {failure}"
                 ) from failure
-            report.scratch = "/" + name
+            report.scratch = scratch
             session.quietly(messages.goodbye(), "close the set-up session")
             return root_before
         finally:
@@ -243,7 +248,7 @@ class Runner:
             root_after = self._root_names(session)
             if root_before is not None and root_after is not None and root_before != root_after:
                 report.notes.append(
-                    "the served root changed during the run: "
+                    f"{self.target.directory} changed during the run: "
                     f"new {sorted(root_after - root_before)}, gone {sorted(root_before - root_after)}"
                 )
             session.quietly(messages.goodbye(), "close the clean-up session")

@@ -593,7 +593,9 @@ def _list_files_listed(row: Row) -> None:
             ],
             row.step(f"page through a recursive listing: {what}"),
         )
-    scratch_name = row.ctx.scratch.lstrip("/")
+    # The root's entry on the way to the suite's directory (that directory itself, or
+    # the one --directory named).
+    scratch_name = row.ctx.scratch.strip("/").split("/")[0]
 
     def root_check(reply: Reply) -> str | None:
         names = {entry.name: entry for entry in reply.response.file_list.entries}
