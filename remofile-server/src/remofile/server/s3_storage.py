@@ -81,6 +81,14 @@ MULTIPART_EXPIRY_S = 3600
 MTIME_METADATA = "remofile-mtime-ns"
 DIGEST_METADATA_PREFIX = "remofile-"
 
+#: How long a directory seen to exist is taken to exist without asking again. Another
+#: server sharing the bucket that removes it meanwhile loses only this long a race it
+#: could lose anyway (docs/DESIGN.md, "S3 storage").
+DIRECTORY_MEMORY_S = 1.0
+
+#: Entries of the caches of times and directories before they are emptied.
+MAX_REMEMBERED_TIMES = 100_000
+
 #: Objects removed per DeleteObjects request.
 DELETE_BATCH_KEYS = 1000
 
@@ -183,6 +191,8 @@ class S3Storage(Storage):
         self._times: dict[tuple[str, str], int] = {}
         self._times_lock = threading.Lock()
         self._last_info: tuple[RemotePath, _ObjectInfo] | None = None
+        #: Directories seen to exist, by prefix, and when (see _is_directory).
+        self._directories_seen: dict[str, float] = {}
         #: Trees being removed, by prefix: out of sight until gone.
         self._removing: dict[str, _S3Removal] = {}
         #: Those whose session is over, purged between requests.
@@ -229,8 +239,7 @@ class S3Storage(Storage):
         metadata = {name.lower(): value for name, value in head.get("Metadata", {}).items()}
         etag = head["ETag"]
         mtime = self._time_of(metadata, head["LastModified"].timestamp())
-        with self._times_lock:
-            self._times[(key, etag)] = mtime
+        self._remember_time(key, etag, mtime)
         return _ObjectInfo(head["ContentLength"], etag, mtime, metadata)
 
     @staticmethod
@@ -239,15 +248,31 @@ class S3Storage(Storage):
             return int(metadata[MTIME_METADATA])
         return int(last_modified_s * 1_000_000_000)
 
+    def _remember_time(self, key: str, etag: str, modification_time_ns: int) -> None:
+        with self._times_lock:
+            if len(self._times) >= MAX_REMEMBERED_TIMES:
+                self._times.clear()
+            self._times[(key, etag)] = modification_time_ns
+
     def _is_directory(self, path: RemotePath) -> bool:
+        """Whether a directory exists there. A yes is remembered for a moment
+        (:data:`DIRECTORY_MEMORY_S`, forgotten at once when this server removes anything):
+        a tree of small uploads checks the same directory for every file."""
         if not path:
             return True
-        if self._hidden(self._directory_prefix(path)):
+        prefix = self._directory_prefix(path)
+        if self._hidden(prefix):
             return False
-        page = self.client.list_objects_v2(
-            Bucket=self.bucket, Prefix=self._directory_prefix(path), MaxKeys=1
-        )
-        return bool(page.get("KeyCount", 0))
+        seen = self._directories_seen.get(prefix)
+        if seen is not None and time.monotonic() - seen < DIRECTORY_MEMORY_S:
+            return True
+        page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        exists = bool(page.get("KeyCount", 0))
+        if exists:
+            if len(self._directories_seen) >= MAX_REMEMBERED_TIMES:
+                self._directories_seen.clear()
+            self._directories_seen[prefix] = time.monotonic()
+        return exists
 
     def _kind(self, path: RemotePath) -> str | None:
         """ "directory", "file" or None, from one listing of the keys that start with
@@ -414,8 +439,7 @@ class S3Storage(Storage):
         mtime = _now_ns()
         key = self._key((*directory, name))
         etag = self._put_new(key, b"", hashers.metadata(mtime), False)
-        with self._times_lock:
-            self._times[(key, etag)] = mtime
+        self._remember_time(key, etag, mtime)
 
     def make_directory(self, directory: RemotePath, name: str) -> None:
         self.check_new_entry(directory, name)
@@ -537,8 +561,7 @@ class S3Storage(Storage):
     ) -> None:
         self._check_not_directory(key)
         etag = self._put_new(key, body, metadata, replace)
-        with self._times_lock:
-            self._times[(key, etag)] = int(metadata[MTIME_METADATA])
+        self._remember_time(key, etag, int(metadata[MTIME_METADATA]))
 
     # -- downloads ----------------------------------------------------------
 
@@ -708,6 +731,7 @@ class S3Storage(Storage):
     def remove(self, path: RemotePath) -> Removal | None:
         if not path:
             raise PermissionError("the root directory cannot be removed")
+        self._directories_seen.clear()
         self._require_directory(path[:-1])
         kind = self._kind(path)
         if kind is None:
@@ -954,8 +978,7 @@ class _MultipartUpload(UploadTarget):
             pieces.extend((key, future.result()) for key, future in self._parts)
             metadata = self._hashers.metadata(mtime)
             etag = self._storage._compose(self._key, metadata, self._replace, None, "", pieces)
-            with self._storage._times_lock:
-                self._storage._times[(self._key, etag)] = mtime
+            self._storage._remember_time(self._key, etag, mtime)
         self._buffer = bytearray()
         self._discard()
 
