@@ -28,3 +28,18 @@ def open_storage(root: str) -> Storage:
             ) from error
         return S3Storage(root)
     return LocalStorage(root)
+
+
+def check_storage(root: str) -> None:
+    """Open the storage a root names and close it again, so that a wrong bucket or wrong
+    credentials fail before a server starts (or detaches as a daemon, which closes the
+    sockets it inherits).
+
+    :raises NotADirectoryError: as :func:`open_storage` does.
+    """
+    storage = open_storage(root)
+    if root.startswith(S3_SCHEME):
+        from remofile.server.s3_storage import S3Storage
+
+        if isinstance(storage, S3Storage):
+            storage.close()

@@ -827,7 +827,9 @@ class S3Storage(Storage):
                         )
 
     def close(self) -> None:
+        """Stop the worker threads and close the connections."""
         self._workers.shutdown(wait=True)
+        self.client.close()
 
 
 def make_client() -> S3Client:
