@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import ServerProcess, expect, invoke, start_server
+from cli_support import (
+    TOKEN,
+    ServerProcess,
+    client_environment,
+    expect,
+    free_port,
+    invoke,
+    is_ready,
+    run_process,
+    start_server,
+)
 
 #: Sizes of the files of the test tree: empty, small, and one stored in several parts.
 FILE_SIZES = {"empty.txt": 0, "notes.txt": 1300, "a/b/deep.bin": 70_000, "big.bin": 19 << 20}
@@ -109,3 +119,24 @@ def test_sync_both_ways_with_a_replaced_file_and_checksums(
     back.mkdir()
     expect(invoke(["sync", "remote", str(back), "/mirror"], served.env), 0)
     assert _tree(back) == _tree(local)
+
+
+def test_a_daemon_serves_a_bucket_and_stops(seaweedfs: Any, s3_root: str, tmp_path: Path) -> None:
+    """`remofile start s3://...` opens the bucket again after it detaches (a daemon closes
+    the sockets it inherits), serves it, and `remofile stop` stops it."""
+    pidfile = tmp_path / "daemon.pid"
+    port = free_port()
+    started = run_process(
+        ["start", s3_root, str(port), TOKEN, "--pidfile", str(pidfile)],
+        env=seaweedfs.environment,
+        cwd=tmp_path,
+    )
+    expect(started, 0)
+    env = client_environment(port)
+    deadline = time.monotonic() + 20
+    while not is_ready(env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (tmp_path / "hello.txt").write_text("hello")
+    expect(invoke(["upload", str(tmp_path / "hello.txt"), "/"], env), 0)
+    assert "hello.txt" in expect(invoke(["list", "/"], env), 0).stdout
+    expect(run_process(["stop", "--pidfile", str(pidfile)], cwd=tmp_path), 0)

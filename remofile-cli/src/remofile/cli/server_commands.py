@@ -28,7 +28,7 @@ from remofile.core.limits import (
     DEFAULT_SESSION_TIMEOUT_MS,
 )
 from remofile.server import Server
-from remofile.server.locations import is_storage_url, open_storage
+from remofile.server.locations import check_storage, is_storage_url
 
 #: Where `start` and `stop` keep the daemon's process id when --pidfile is not given.
 DEFAULT_PIDFILE = "daemon.pid"
@@ -218,8 +218,10 @@ def _build_server(
         validate_token(token)
         if private_key is not None:
             validate_key(private_key)
-        # A bucket is opened now, so that a wrong name or credentials fail here.
-        storage = open_storage(directory) if is_storage_url(directory) else None
+        if is_storage_url(directory):
+            # A bucket is tried now, so that a wrong name or credentials fail here; the
+            # server opens it again once running (a daemon closes inherited sockets).
+            check_storage(directory)
         server = Server(
             directory,
             token,
@@ -227,7 +229,6 @@ def _build_server(
             file_size_limit=file_size_limit,
             chunk_size_range=(min_chunk_size, max_chunk_size),
             session_timeout_ms=session_timeout,
-            storage=storage,
         )
     except (ValueError, NotADirectoryError) as error:
         fail(str(error), ExitStatus.USAGE)
