@@ -1,4 +1,10 @@
-"""The Remofile server: one ROUTER socket, one loop, one session at a time."""
+"""The Remofile server: one ROUTER socket, one loop, one session at a time.
+
+The loop reads every message and answers at once whatever needs no work on the files
+(session refusals, malformed messages); the live session's requests run in order on
+the session worker (worker.py), and each connection's answers go out in the order of
+its requests (SPEC.md 6.2), without waiting for another connection's.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -32,15 +39,13 @@ from remofile.server.locations import is_storage_url, open_storage
 from remofile.server.placement import Placer
 from remofile.server.session_log import SessionLog
 from remofile.server.storage import Storage
+from remofile.server.worker import SessionWorker
 from remofile.v1 import remofile_pb2 as pb
 
 logger = logging.getLogger("remofile.server")
 
 #: How the server names itself in SESSION_OPENED.
 SERVER_NAME = "remofile-python/1.0"
-
-#: Entries of cancelled removals purged per idle loop turn.
-PURGE_BATCH_ENTRIES = 200
 
 #: Longest sleep in poll: a signal (Ctrl-C) that lands just before the poll starts is
 #: handled within this time; waking once a second costs no measurable CPU.
@@ -150,8 +155,8 @@ class Server:
         self._digest_algorithms = _checked_digest_algorithms(digest_algorithms)
         self._storage_factory = storage_factory
         self._storage = storage
-        #: Replies not sent yet, in request order (see :meth:`_flush`).
-        self._outbox: deque[tuple[list[bytes], Reply]] = deque()
+        #: Replies not sent yet, per connection, in request order (see :meth:`_flush`).
+        self._outboxes: dict[tuple[bytes, ...], deque[_Outgoing]] = {}
         #: One log line per session (session_log.py).
         self._session_log = SessionLog()
 
@@ -363,7 +368,9 @@ class Server:
             logger.info("serving %s on %s", self._root_directory, self._endpoint)
             self._ready.set()
             try:
-                self._loop(socket, wake_reader, handler, gate, storage, placer)
+                self._loop(
+                    socket, wake_reader, handler, gate, SessionWorker(storage.purge_step), placer
+                )
             finally:
                 placer.close()
         except KeyboardInterrupt:
@@ -385,24 +392,31 @@ class Server:
         wake_reader: stdlib_socket.socket,
         handler: RequestHandler,
         gate: SessionGate,
-        storage: Storage,
+        worker: SessionWorker,
         placer: Placer,
     ) -> None:
         poller = zmq.Poller()
         poller.register(socket, zmq.POLLIN)
         poller.register(wake_reader, zmq.POLLIN)
         poller.register(placer.wake_fd, zmq.POLLIN)
-        purging = storage.purge_step(0)
-        self._outbox.clear()
+        poller.register(worker.wake_fd, zmq.POLLIN)
+        self._outboxes.clear()
         try:
-            self._turns(socket, poller, handler, gate, storage, placer, purging)
+            self._turns(socket, poller, handler, gate, worker, placer)
         finally:
-            # Stopped, interrupted or failed: files being stored are placed and answered,
-            # a transfer under way is abandoned cleanly.
-            handler.wait_for_placements()
+            # Stopped, interrupted or failed: the work asked for is done and answered,
+            # files being stored are placed, a transfer under way is abandoned cleanly.
+            live = gate.is_live
+
+            def finish() -> None:
+                handler.wait_for_placements()
+                if live:
+                    handler.end_session()
+
+            worker.submit(finish)
+            worker.close()
             self._flush(socket)
-            if gate.is_live:
-                handler.end_session()
+            if live:
                 logger.info("server stopped during a session")
                 self._session_log.ended("stopped")
 
@@ -412,37 +426,33 @@ class Server:
         poller: zmq.Poller,
         handler: RequestHandler,
         gate: SessionGate,
-        storage: Storage,
+        worker: SessionWorker,
         placer: Placer,
-        purging: bool,
     ) -> None:
         while not self._stop_requested.is_set():
             deadline = gate.deadline_ms()
-            if purging:
-                timeout = 0
-            elif deadline is None:
+            if deadline is None:
                 timeout = MAX_POLL_WAIT_MS  # nothing to do: sleep in poll, using no CPU
             else:
                 timeout = min(max(deadline - _now_ms() + 1, 0), MAX_POLL_WAIT_MS)
             events = dict(poller.poll(timeout))
-            if placer.wake_fd in events:  # pyzmq reports plain sockets by descriptor
+            # pyzmq reports plain sockets by descriptor.
+            if placer.wake_fd in events or worker.wake_fd in events:
                 placer.clear_wakeups()
+                worker.clear_wakeups()
                 self._flush(socket)
             if gate.expire(_now_ms()):
                 logger.info("session expired")
-                handler.end_session()
+                worker.submit(handler.end_session)
                 self._session_log.ended("expired")
             if socket in events:
                 for _ in range(MESSAGES_PER_TURN):
                     message = _receive(socket)
                     if message is None:
                         break
-                    self._answer(socket, message, handler, gate)
+                    self._answer(socket, message, handler, gate, worker)
                     if self._stop_requested.is_set():
                         break
-                purging = storage.purge_step(0)
-            elif purging:
-                purging = storage.purge_step(PURGE_BATCH_ENTRIES)
 
     def _answer(
         self,
@@ -450,6 +460,7 @@ class Server:
         message: _Message,
         handler: RequestHandler,
         gate: SessionGate,
+        worker: SessionWorker,
     ) -> None:
         """Read one message, and send its one response (never raises on bad input)."""
         frames = message.frames
@@ -483,9 +494,6 @@ class Server:
             )
             self._respond(socket, envelope, Reply(reply))
             return
-        if kind not in ("upload_file", "send_chunk"):
-            # Anything else may look at the files being stored: they must be in place.
-            handler.wait_for_placements()
         version = request.hello.protocol_version if kind == "hello" else PROTOCOL_VERSION
         admission = gate.admit(
             request.token,
@@ -496,7 +504,7 @@ class Server:
             client_key=request.hello.client_key if kind == "hello" else b"",
         )
         if admission.session_ended:
-            handler.end_session()
+            worker.submit(handler.end_session)
         self._session_log.admitted(frames[-1], kind, request, admission)
         if admission.verdict is Verdict.REFUSED:
             logger.debug("refused %s: %s", kind, pb.Reason.Name(admission.reason))
@@ -522,31 +530,47 @@ class Server:
             reply = pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_SESSION_CLOSED)
             self._respond(socket, envelope, Reply(reply))
             return
-        result = handler.handle(request, kind, data)
-        self._session_log.handled(kind, data, result.response, result.data)
-        logger.debug(
-            "%s -> %s %s (state %s)",
-            kind,
-            pb.ResponseType.Name(result.response.type),
-            pb.Reason.Name(result.response.reason),
-            handler.state.name,
-        )
-        self._respond(socket, envelope, result)
+
+        def work() -> Reply:
+            if kind not in ("upload_file", "send_chunk"):
+                # Anything else may look at the files being stored: they must be in place.
+                handler.wait_for_placements()
+            result = handler.handle(request, kind, data)
+            logger.debug(
+                "%s -> %s %s (state %s)",
+                kind,
+                pb.ResponseType.Name(result.response.type),
+                pb.Reason.Name(result.response.reason),
+                handler.state.name,
+            )
+            return result
+
+        self._queue(socket, _Outgoing(envelope, work=worker.submit(work), kind=kind, data=data))
 
     def _respond(self, socket: zmq.Socket[Any], envelope: list[bytes], reply: Reply) -> None:
-        """Queue a reply behind those not sent yet, and send all that are ready."""
-        self._outbox.append((envelope, reply))
+        """Queue a reply known now behind its connection's earlier ones."""
+        self._queue(socket, _Outgoing(envelope, reply=reply))
+
+    def _queue(self, socket: zmq.Socket[Any], outgoing: _Outgoing) -> None:
+        self._outboxes.setdefault(tuple(outgoing.envelope), deque()).append(outgoing)
         self._flush(socket)
 
     def _flush(self, socket: zmq.Socket[Any]) -> None:
-        """Send the queued replies in order, up to the first still waiting for its file."""
-        outbox = self._outbox
-        while outbox:
-            envelope, reply = outbox[0]
-            if reply.pending is not None and not reply.pending.done():
-                return
-            outbox.popleft()
-            self._send(socket, envelope, reply.settled(), reply.data)
+        """Send each connection's queued replies in order, up to its first still being
+        worked on (by the session worker, or a file still being stored)."""
+        for key, outbox in list(self._outboxes.items()):
+            while outbox:
+                outgoing = outbox[0]
+                reply = outgoing.ready()
+                if reply is None:
+                    break
+                outbox.popleft()
+                response = reply.settled()
+                if outgoing.kind:
+                    self._session_log.handled(outgoing.kind, outgoing.data, response, reply.data)
+                self._send(socket, outgoing.envelope, response, reply.data)
+            if not outbox:
+                del self._outboxes[key]
 
     @staticmethod
     def _send(
@@ -565,6 +589,40 @@ class Server:
             logger.warning("dropped a response: the client is not reading (over its window)")
         except zmq.ZMQError as error:
             logger.warning("could not send a response: %s", error)
+
+
+@dataclass
+class _Outgoing:
+    """A reply to send: known now, or the session worker's result of the request."""
+
+    envelope: list[bytes]
+    reply: Reply | None = None
+    work: Future[Reply] | None = None
+    #: For the session log: the request's kind and data, when it was the session's.
+    kind: str = ""
+    data: Frame | None = field(default=None, repr=False)
+
+    def ready(self) -> Reply | None:
+        """The reply once it can be sent (its work and any file it stores done)."""
+        if self.reply is None:
+            assert self.work is not None
+            if not self.work.done():
+                return None
+            error = self.work.exception()
+            if error is None:
+                self.reply = self.work.result()
+            else:  # the handler answers every request itself: this is a bug
+                logger.error("the session's work failed", exc_info=error)
+                self.reply = Reply(
+                    pb.Response(
+                        type=pb.RESPONSE_TYPE_ERROR,
+                        reason=pb.REASON_UNKNOWN_ERROR,
+                        message=type(error).__name__,
+                    )
+                )
+        if self.reply.pending is not None and not self.reply.pending.done():
+            return None
+        return self.reply
 
 
 @dataclass
