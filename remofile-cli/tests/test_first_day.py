@@ -297,6 +297,27 @@ def test_9_a_taken_name_stops_before_anything_is_transferred(
     assert not on_server(server, f"{remote}/new").exists()
 
 
+def test_9_a_file_over_the_size_limit_stops_before_anything_is_transferred(
+    tmp_path: Path, cwd: Path
+) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "small.txt").write_bytes(b"small")
+    (served / "big.bin").write_bytes(b"b" * 5000)
+    (served / "up").mkdir()
+    (cwd / "down").mkdir()
+    (cwd / "tree" / "inner").mkdir(parents=True)
+    (cwd / "small.txt").write_bytes(b"small")
+    (cwd / "tree" / "inner" / "big.bin").write_bytes(b"b" * 5000)
+    with running_server(served, extra=["--file-size-limit", "1000"]) as server:
+        result = run_process(["upload", "-r", "small.txt", "tree", "/up"], server.env, cwd)
+        expect_error(result, 5, "big.bin", "5000 bytes", "limit of 1000 bytes")
+        assert tree(served / "up") == {}
+        result = run_process(["download", "/small.txt", "/big.bin", "down"], server.env, cwd)
+        expect_error(result, 5, "/big.bin", "limit")
+        assert tree(cwd / "down") == {}
+
+
 # -- 10. one log line per session ------------------------------------------------------
 
 

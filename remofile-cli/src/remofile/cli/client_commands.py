@@ -39,7 +39,7 @@ from remofile.client import (
     upload_files,
 )
 from remofile.client.algorithms import ChangeCallback, download_files
-from remofile.core.exceptions import DestinationNotFound, SourceNotFound
+from remofile.core.exceptions import DestinationNotFound, FileSizeError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 
 
@@ -252,6 +252,23 @@ def _conflicts(
     return clashing
 
 
+def _check_size_limit(client: Client, plan: Plan, left_alone: set[str], timeout: int) -> None:
+    """A file over the server's size limit ends the command before anything moves
+    (status 5): the limit is announced when the session opens."""
+    limit = client.server_info(timeout).file_size_limit
+    if not limit:
+        return
+    for item in plan.items:
+        if item.relative in left_alone:
+            continue
+        for path, size in plan.files_of(item):
+            if size > limit:
+                raise FileSizeError(
+                    f"{path} is {size} bytes, over the server's limit of {limit} bytes "
+                    f"(nothing was transferred)"
+                )
+
+
 def join_path(directory: str, relative: str) -> str:
     return directory.rstrip("/") + "/" + relative if directory != "/" else "/" + relative
 
@@ -392,6 +409,7 @@ def upload_command(
         left_alone = {
             item.relative for item in clashing if ignore_existing and not item.is_directory
         }
+        _check_size_limit(client, plan, left_alone, timeout)
         total = sum(item.size for item in plan.items if item.relative not in left_alone)
         if not exists:
             components = split_remote_path(destination)
@@ -559,6 +577,7 @@ def download_command(
         left_alone = {
             item.relative for item in clashing if ignore_existing and not item.is_directory
         }
+        _check_size_limit(client, plan, left_alone, timeout)
         total = sum(item.size for item in plan.items if item.relative not in left_alone)
         if not exists:
             os.mkdir(destination)

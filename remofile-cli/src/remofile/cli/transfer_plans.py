@@ -55,8 +55,16 @@ class Plan:
     skipped_directories: list[str] = field(default_factory=list)
     #: Symbolic links left out (without -L), with their targets.
     skipped_links: list[tuple[str, str]] = field(default_factory=list)
-    #: The size of each remote file of a download, directories' contents included.
+    #: The size of each file of the transfer, directories' contents included (remote
+    #: paths for a download, local ones for an upload).
     sizes: dict[str, int] = field(default_factory=dict)
+
+    def files_of(self, item: Item) -> list[tuple[str, int]]:
+        """The files ``item`` stands for, with their sizes: itself, or those inside it."""
+        if not item.is_directory:
+            return [(item.source, item.size)]
+        prefix = item.source.rstrip("/") + "/"
+        return [(path, size) for path, size in self.sizes.items() if path.startswith(prefix)]
 
     def add(self, item: Item) -> None:
         for other in self.items:
@@ -72,18 +80,25 @@ def _is_link(path: str) -> bool:
     return os.path.islink(path)
 
 
-def _local_size(path: str) -> int:
+def _local_size(path: str, sizes: dict[str, int] | None = None) -> int:
+    """The bytes of a file, or of the files of a directory (each recorded in ``sizes``)."""
     if not os.path.isdir(path):
         try:
-            return os.path.getsize(path)
+            size = os.path.getsize(path)
         except OSError:
             return 0
+        if sizes is not None:
+            sizes[path] = size
+        return size
     total = 0
     for directory, _, files in os.walk(path):
         for name in files:
             candidate = os.path.join(directory, name)
             if not os.path.islink(candidate):
-                total += os.path.getsize(candidate)
+                size = os.path.getsize(candidate)
+                total += size
+                if sizes is not None:
+                    sizes[candidate] = size
     return total
 
 
@@ -115,11 +130,11 @@ def plan_upload(sources: list[str], recursive: bool, copy_links: bool) -> Plan:
                 if not recursive:
                     plan.skipped_directories.append(source)
                     continue
-                plan.add(Item(source, (), name, True, _local_size(source)))
+                plan.add(Item(source, (), name, True, _local_size(source, plan.sizes)))
                 if not copy_links:
                     plan.skipped_links += [(link, os.readlink(link)) for link in links_below(top)]
             else:
-                plan.add(Item(source, (), name, False, _local_size(source)))
+                plan.add(Item(source, (), name, False, _local_size(source, plan.sizes)))
             continue
         _plan_pattern(plan, source, recursive, copy_links)
     return plan
@@ -154,11 +169,19 @@ def _plan_pattern(plan: Plan, pattern: str, recursive: bool, copy_links: bool) -
             if not recursive:
                 plan.skipped_directories.append(match)
                 continue
-            plan.add(Item(match, tuple(relative[:-1]), relative[-1], True, _local_size(match)))
+            plan.add(
+                Item(
+                    match, tuple(relative[:-1]), relative[-1], True, _local_size(match, plan.sizes)
+                )
+            )
             if not copy_links:
                 plan.skipped_links += [(link, os.readlink(link)) for link in links_below(match)]
         elif os.path.isfile(match):
-            plan.add(Item(match, tuple(relative[:-1]), relative[-1], False, _local_size(match)))
+            plan.add(
+                Item(
+                    match, tuple(relative[:-1]), relative[-1], False, _local_size(match, plan.sizes)
+                )
+            )
 
 
 def _matches(pattern: list[str], parts: list[str]) -> bool:
