@@ -6,7 +6,8 @@ one is generated and kept. ``--new-token`` makes and keeps a new one.
 
 Where: ``$XDG_STATE_HOME/remofile/tokens/`` (``~/.local/state/remofile/tokens/`` by
 default), one file per directory, named by a hash of the directory's real path (so
-``./served``, ``served/`` and a symbolic link to it share one token), in a directory
+``./served``, ``served/`` and a symbolic link to it share one token; an
+``s3://bucket/prefix`` root by its URL), in a directory
 of mode 0700, the file of mode 0600, written whole then renamed into place.
 
 Why not inside the served directory, even in its reserved ``.remofile-staging`` area
@@ -38,9 +39,16 @@ def state_directory() -> Path:
     return Path(base, "remofile")
 
 
+def _identity(directory: str | os.PathLike[str]) -> str:
+    """What names a served root whatever the working directory: a local directory's
+    real path, or a storage URL (``s3://bucket/prefix``) as written."""
+    text = os.fspath(directory)
+    return text.rstrip("/") if "://" in text else os.path.realpath(text)
+
+
 def token_path(directory: str | os.PathLike[str]) -> Path:
     """Where the token of ``directory`` is kept."""
-    real = os.path.realpath(os.fspath(directory))
+    real = _identity(directory)
     key = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return state_directory() / "tokens" / f"{key}.token"
 
@@ -68,7 +76,7 @@ def store_token(directory: str | os.PathLike[str], token: str) -> Path:
     try:
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(f"{token}\n")
-            handle.write(f"# {os.path.realpath(os.fspath(directory))}\n")
+            handle.write(f"# {_identity(directory)}\n")
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
