@@ -242,7 +242,8 @@ def test_a_faulty_session_opened_is_a_failing_case_reported_once(tmp_path: Path)
     with running_server(tmp_path) as server:
         proxy = RewritingProxy(server.endpoint, on_reply=_with_a_faulty_session_opened)
         try:
-            result = invoke(proxy.endpoint, "--section", "3.2,3.5,4.7", "--json", "-")
+            report = str(tmp_path / "report.json")
+            result = invoke(proxy.endpoint, "--section", "3.2,3.5,4.7", "--json", report)
         finally:
             proxy.close()
     assert result.exit_code == 1, result.output
