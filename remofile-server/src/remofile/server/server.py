@@ -2,7 +2,7 @@
 
 The loop reads every message and answers at once whatever needs no work on the files
 (session refusals, malformed messages); the live session's requests run in order on
-the session worker (worker.py), and each connection's answers go out in the order of
+the session worker (session_worker.py), and each connection's answers go out in the order of
 its requests (SPEC.md 6.2), without waiting for another connection's.
 """
 
@@ -38,8 +38,8 @@ from remofile.server.handler import SUPPORTED_COMPRESSIONS, Limits, Reply, Reque
 from remofile.server.locations import is_storage_url, open_storage
 from remofile.server.placement import Placer
 from remofile.server.session_log import SessionLog
+from remofile.server.session_worker import SessionWorker
 from remofile.server.storage import Storage
-from remofile.server.worker import SessionWorker
 from remofile.v1 import remofile_pb2 as pb
 
 logger = logging.getLogger("remofile.server")
