@@ -248,6 +248,9 @@ def test_every_example_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     }
     environment["PATH"] = bin_directory + os.pathsep + environment.get("PATH", "")
     environment["PYTHONUNBUFFERED"] = "1"
+    # Servers started without a token keep one in the user's state directory: this one.
+    environment["XDG_STATE_HOME"] = str(tmp_path / "state")
+    environment["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     run = PageRun(directory, port, environment)
     serves_itself = any(
         "background" in block.directives or "serves" in block.directives for block in blocks
