@@ -12,12 +12,10 @@ one-at-a-time server would answer (SPEC.md sections 4.9.2 and 6.2).
 
 from __future__ import annotations
 
-import contextlib
-import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from remofile.server.workers import WorkerThreads
+from remofile.server.workers import LoopWaker, WorkerThreads
 
 #: Files stored at once: enough to overlap the disk's latency, few enough to stay
 #: well inside any window of requests in flight.
@@ -30,28 +28,19 @@ class Placer:
     def __init__(self, workers: int = PLACEMENT_WORKERS) -> None:
         # Not a ThreadPoolExecutor: it stops taking jobs when the main thread ends.
         self._executor = WorkerThreads(workers, "remofile-store")
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
+        self._waker = LoopWaker()
         #: Readable when a job has finished: the loop polls it with its socket.
-        self.wake_fd = self._wake_reader.fileno()
+        self.wake_fd = self._waker.fd
 
     def submit(self, job: Callable[[], None]) -> Future[None]:
         future = self._executor.submit(job)
-        future.add_done_callback(self._wake)
+        future.add_done_callback(self._waker.wake)
         return future
 
-    def _wake(self, _future: Future[None]) -> None:
-        with contextlib.suppress(OSError):  # full: the loop is awake already
-            self._wake_writer.send(b"x")
-
     def clear_wakeups(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while self._wake_reader.recv(4096):
-                pass
+        self._waker.clear()
 
     def close(self) -> None:
         """Finish the jobs under way, then release the threads."""
         self._executor.shutdown(wait=True)
-        self._wake_reader.close()
-        self._wake_writer.close()
+        self._waker.close()

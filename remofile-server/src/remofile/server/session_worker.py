@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-from remofile.server.workers import WorkerThreads
+from remofile.server.workers import LoopWaker, WorkerThreads
 
 logger = logging.getLogger("remofile.server")
 
@@ -37,11 +36,9 @@ class SessionWorker:
         self._purge_step = purge_step
         #: A purge job is queued (touched on the worker thread only).
         self._purge_queued = False
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
+        self._waker = LoopWaker()
         #: Readable when a job has finished: the loop polls it with its socket.
-        self.wake_fd = self._wake_reader.fileno()
+        self.wake_fd = self._waker.fd
         self._thread.submit(lambda: self._queue_purge(self._purge(0)))
 
     def submit(self, job: Callable[[], T]) -> Future[T]:
@@ -54,23 +51,16 @@ class SessionWorker:
                 self._queue_purge(self._purge(0))
 
         future = self._thread.submit(run)
-        future.add_done_callback(self._wake)  # once the result is in the future
+        future.add_done_callback(self._waker.wake)  # once the result is in the future
         return future
 
-    def _wake(self, _future: Future[T]) -> None:
-        with contextlib.suppress(OSError):  # full: the loop is awake already
-            self._wake_writer.send(b"x")
-
     def clear_wakeups(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while self._wake_reader.recv(4096):
-                pass
+        self._waker.clear()
 
     def close(self) -> None:
         """Finish the jobs submitted (a purge under way stops at its batch), then stop."""
         self._thread.shutdown(wait=True)
-        self._wake_reader.close()
-        self._wake_writer.close()
+        self._waker.close()
 
     def _queue_purge(self, more: bool) -> None:
         """Queue one batch of purging behind the session's jobs, if trees remain."""

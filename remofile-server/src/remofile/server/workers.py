@@ -11,7 +11,9 @@ the server that owns them says so.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -77,3 +79,29 @@ class WorkerThreads:
                 future.set_exception(error)
             else:
                 future.set_result(result)
+
+
+class LoopWaker:
+    """Wakes the server loop from a worker: a socket pair whose reading end the loop
+    polls beside its ZeroMQ socket."""
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        #: Readable once :meth:`wake` was called: the loop polls it.
+        self.fd = self._reader.fileno()
+
+    def wake(self, _future: object = None) -> None:
+        """Make :attr:`fd` readable; usable as a future's done callback."""
+        with contextlib.suppress(OSError):  # full: the loop is awake already
+            self._writer.send(b"x")
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while self._reader.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
