@@ -18,12 +18,13 @@ The endpoint and the credentials come only from the standard ``AWS_*`` variables
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from remofile.server.storage import (
     Storage,
     UploadTarget,
 )
+from remofile.server.workers import WorkerThreads
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -186,7 +188,9 @@ class S3Storage(Storage):
         self.client: S3Client = client
         self._staging = self.prefix + STAGING_PREFIX
         self._uploads = self._staging + "uploads/"
-        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="remofile-s3")
+        # Not a ThreadPoolExecutor: it stops taking jobs once the main thread has ended,
+        # which a server run on a thread by a script outlives.
+        self._workers = WorkerThreads(WORKER_THREADS, "remofile-s3")
         #: Modification times read by HEAD, by (key, ETag): listings need them.
         self._times: dict[tuple[str, str], int] = {}
         self._times_lock = threading.Lock()
@@ -1035,7 +1039,7 @@ class _S3Reader(FileReader):
             start = index * READ_BLOCK_BYTES
             end = min(start + READ_BLOCK_BYTES, self._info.size)
             future = self._storage._workers.submit(
-                self._storage._get_range, self._key, self._info.etag, start, end
+                functools.partial(self._storage._get_range, self._key, self._info.etag, start, end)
             )
             self._blocks[index] = future
         return future

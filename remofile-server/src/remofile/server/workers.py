@@ -12,14 +12,16 @@ the server that owns them says so.
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import TypeVar
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 #: What a worker takes from the queue: a job and its future, or None to stop.
 _Job = tuple[Callable[[], object], Future[object]] | None
@@ -55,6 +57,11 @@ class WorkerThreads:
                 raise RuntimeError("the worker threads are shut down")
             self._jobs.put((job, future))  # type: ignore[arg-type]
         return future
+
+    def map(self, job: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
+        """``job(item)`` for every item, run on the workers, the results in order."""
+        futures = [self.submit(functools.partial(job, item)) for item in items]
+        return (future.result() for future in futures)
 
     def shutdown(self, wait: bool = True) -> None:
         """Finish the jobs submitted, then end the threads (wait for them with ``wait``)."""
