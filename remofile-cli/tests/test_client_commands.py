@@ -276,6 +276,28 @@ def test_upload_compressed(
     assert (on_server(server, remote) / "long" / "text.log").read_bytes() == content
 
 
+def test_auto_compress_moves_every_kind_of_file_whole(
+    server: ServerProcess, env: dict[str, str], remote: str, cwd: Path
+) -> None:
+    """--auto-compress compresses only what shrinks (the choice itself is tested in the
+    client's test_compression_choice.py); whatever it chose, the files arrive whole."""
+    files = {
+        "text.log": b"compressible line of text\n" * 50_000,
+        "photo.jpg": os.urandom(200_000),
+        "noise.bin": os.urandom(200_000),
+    }
+    for name, content in files.items():
+        (cwd / name).write_bytes(content)
+    expect(invoke(["upload", "--auto-compress", *files, remote], env), 0)
+    back = cwd / "back"
+    back.mkdir()
+    sources = [f"{remote}/{name}" for name in files]
+    expect(invoke(["download", "--auto-compress", *sources, str(back)], env), 0)
+    for name, content in files.items():
+        assert (on_server(server, remote) / name).read_bytes() == content
+        assert (back / name).read_bytes() == content
+
+
 class Interrupt(Exception):
     pass
 

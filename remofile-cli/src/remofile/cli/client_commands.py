@@ -332,7 +332,18 @@ def _make_remote_parents(
     help="Show progress bars: per file and in total, with rate and ETA.",
 )
 @click.option("--resume", is_flag=True, help="Continue interrupted uploads of the same files.")
-@click.option("-z", "--compress", is_flag=True, help="Compress the data on the wire (zlib).")
+@click.option(
+    "-z",
+    "--compress",
+    is_flag=True,
+    help="Compress the data on the wire (zstd where both ends have it, else zlib).",
+)
+@click.option(
+    "--auto-compress",
+    is_flag=True,
+    help="Compress only the files that shrink: not those named as compressed already "
+    "(.gz, .zip, .jpg, .mp4...), nor one whose first chunk hardly shrinks.",
+)
 @_existing_options
 @client_options
 def upload_command(
@@ -342,6 +353,7 @@ def upload_command(
     progress: bool,
     resume: bool,
     compress: bool,
+    auto_compress: bool,
     force: bool,
     ignore_existing: bool,
     timeout: int,
@@ -444,7 +456,7 @@ def upload_command(
                         exclude_files=excluded,
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
-                        compress=compress,
+                        compress="auto" if auto_compress else compress,
                         replace=force,
                         ignore_existing=ignore_existing,
                         process_skipped=skip,
@@ -456,7 +468,7 @@ def upload_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress=compress,
+                        compress="auto" if auto_compress else compress,
                         replace=force,
                     )
                 uploaded.append(item.source)
@@ -516,7 +528,18 @@ def _local_destination_exists(destination: str, as_json: bool) -> bool:
 @click.option(
     "--resume", is_flag=True, help="Keep partial files of interrupted downloads and continue them."
 )
-@click.option("-z", "--compress", is_flag=True, help="Compress the data on the wire (zlib).")
+@click.option(
+    "-z",
+    "--compress",
+    is_flag=True,
+    help="Compress the data on the wire (zstd where both ends have it, else zlib).",
+)
+@click.option(
+    "--auto-compress",
+    is_flag=True,
+    help="Compress only the files that shrink: not those named as compressed already "
+    "(.gz, .zip, .jpg, .mp4...), nor one whose first chunk hardly shrinks.",
+)
 @_existing_options
 @client_options
 def download_command(
@@ -525,6 +548,7 @@ def download_command(
     progress: bool,
     resume: bool,
     compress: bool,
+    auto_compress: bool,
     force: bool,
     ignore_existing: bool,
     timeout: int,
@@ -605,7 +629,7 @@ def download_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress=compress,
+                        compress="auto" if auto_compress else compress,
                         replace=force,
                         ignore_existing=ignore_existing,
                         process_skipped=skip,
@@ -617,7 +641,7 @@ def download_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress=compress,
+                        compress="auto" if auto_compress else compress,
                         replace=force,
                     )
                 downloaded.append(item.source)
