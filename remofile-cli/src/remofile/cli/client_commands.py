@@ -39,6 +39,7 @@ from remofile.client import (
     upload_files,
 )
 from remofile.client.algorithms import ChangeCallback, download_files
+from remofile.client.chunks import Compress
 from remofile.core.exceptions import DestinationNotFound, FileSizeError, SourceNotFound
 from remofile.core.paths import join_remote_path, split_remote_path
 
@@ -310,6 +311,11 @@ def _make_remote_parents(
     return join_remote_path((*top, *parents))
 
 
+def _compress_mode(compress: bool, auto_compress: bool) -> Compress:
+    """What -z and --auto-compress ask of the library: False, True or "auto"."""
+    return "auto" if auto_compress else compress
+
+
 @click.command("upload")
 @click.argument(
     "paths",
@@ -456,7 +462,7 @@ def upload_command(
                         exclude_files=excluded,
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
-                        compress="auto" if auto_compress else compress,
+                        compress=_compress_mode(compress, auto_compress),
                         replace=force,
                         ignore_existing=ignore_existing,
                         process_skipped=skip,
@@ -468,7 +474,7 @@ def upload_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress="auto" if auto_compress else compress,
+                        compress=_compress_mode(compress, auto_compress),
                         replace=force,
                     )
                 uploaded.append(item.source)
@@ -629,7 +635,7 @@ def download_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress="auto" if auto_compress else compress,
+                        compress=_compress_mode(compress, auto_compress),
                         replace=force,
                         ignore_existing=ignore_existing,
                         process_skipped=skip,
@@ -641,7 +647,7 @@ def download_command(
                         process_chunk=bars.on_chunk,
                         timeout=timeout,
                         resume=resume,
-                        compress="auto" if auto_compress else compress,
+                        compress=_compress_mode(compress, auto_compress),
                         replace=force,
                     )
                 downloaded.append(item.source)
