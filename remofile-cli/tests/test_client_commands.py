@@ -309,17 +309,24 @@ def test_upload_resume_continues_an_interrupted_upload(
     (cwd / "large.iso").write_bytes(content)
     sent: list[int] = []
 
+    def staged_bytes() -> int:
+        parts = (server.root / ".remofile-staging").rglob("*.part")
+        return max((path.stat().st_size for path in parts), default=0)
+
     def stop_after_two_chunks(chunk: bytes, *_: object) -> None:
         sent.append(len(chunk))
         if len(sent) > 2:
+            # The first chunks are on their way, not yet written: interrupt once the
+            # server has staged some of them, as a user's Ctrl-C mid-upload would.
+            deadline = time.monotonic() + 10
+            while staged_bytes() == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
             raise Interrupt
 
     with Client("127.0.0.1", server.port, server.token) as client, pytest.raises(Interrupt):
         client.upload_file("large.iso", remote, process_chunk=stop_after_two_chunks, timeout=5000)
     assert not (on_server(server, remote) / "large.iso").exists()
-    staged = list((server.root / ".remofile-staging").rglob("*.part"))
-    assert staged
-    assert max(path.stat().st_size for path in staged) > 0
+    assert staged_bytes() > 0
     result = expect(invoke(["upload", "--resume", "-p", "large.iso", remote], env), 0)
     assert (on_server(server, remote) / "large.iso").read_bytes() == content
     # The bars count what the interrupted upload had sent, so they reach 100%; the
