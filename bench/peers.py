@@ -25,7 +25,7 @@ from typing import Any
 from bench import procs
 from bench.model import Sample
 from bench.remofile_side import REPOSITORY, WARMUP_LIMIT, WARMUP_SECONDS
-from bench.tools import Layout, Tool
+from bench.tools import LOOPBACK, Layout, Network, Tool
 
 #: The host name the ssh client configuration knows the private sshd by.
 SSH_HOST = "remofile-bench"
@@ -115,10 +115,13 @@ class RawZmqTool(Tool):
     """A file streamed to a file with plain pyzmq (see ``bench/rawzmq.py``), optionally
     over CURVE; round trips of a small message for latency."""
 
-    def __init__(self, layout: Layout, curve: bool, fsync: bool = False) -> None:
+    def __init__(
+        self, layout: Layout, curve: bool, fsync: bool = False, network: Network = LOOPBACK
+    ) -> None:
         self.name = ("zmq-raw+curve" if curve else "zmq-raw") + (" (fsync)" if fsync else "")
         self._layout = layout
         self._fsync = fsync
+        self._network = network
         self._keys: tuple[str, str] | None = None
         if curve:
             import zmq
@@ -126,7 +129,9 @@ class RawZmqTool(Tool):
             public, secret = zmq.curve_keypair()
             self._keys = (public.decode(), secret.decode())
 
-    def _start(self, mode: str, config: dict[str, Any]) -> subprocess.Popen[bytes]:
+    def _start(
+        self, mode: str, config: dict[str, Any], side: str = "server"
+    ) -> subprocess.Popen[bytes]:
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             [str(REPOSITORY), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
@@ -134,8 +139,14 @@ class RawZmqTool(Tool):
         if self._keys is not None:
             key = "server_secret" if mode in ("receive", "echo") else "server_public"
             config = {**config, key: self._keys[1] if key == "server_secret" else self._keys[0]}
+        network = self._network
+        prefix = network.server_prefix if side == "server" else network.client_prefix
+        config = {
+            **config,
+            "host": network.server_host if side == "server" else network.client_host,
+        }
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.rawzmq", mode],
+            [*prefix, sys.executable, "-m", "bench.rawzmq", mode],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=open(os.path.join(self._layout.work, "rawzmq.log"), "ab"),  # noqa: SIM115
@@ -152,18 +163,23 @@ class RawZmqTool(Tool):
         listener: tuple[str, dict[str, Any]],
         connector: tuple[str, dict[str, Any]],
         timeout: float,
+        listener_side: str = "server",
     ) -> tuple[dict[str, Any], Any, Any]:
-        """Run a binding process and a connecting one to their ends: the connector's
-        answer, and the rusage of each."""
+        """Run a binding process and a connecting one to their ends (the binding one on
+        ``listener_side``): the connector's answer, and the rusage of each."""
         started: list[subprocess.Popen[bytes]] = []
+        connector_side = "client" if listener_side == "server" else "server"
         try:
-            first = self._start(*listener)
+            first = self._start(*listener, side=listener_side)
             started.append(first)
             assert first.stdout is not None
             first_reader = procs.LineReader(first.stdout)
-            endpoint = json.loads(first_reader.read_line(30))
+            endpoint: str = json.loads(first_reader.read_line(30))["endpoint"]
+            host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+            host, routed = self._network.route(host, int(port))
             mode, config = connector
-            second = self._start(mode, {**config, "endpoint": endpoint["endpoint"]})
+            config = {**config, "endpoint": f"tcp://{host}:{routed}"}
+            second = self._start(mode, config, side=connector_side)
             started.append(second)
             assert second.stdout is not None
             answer: dict[str, Any] = json.loads(procs.LineReader(second.stdout).read_line(timeout))
@@ -203,6 +219,7 @@ class RawZmqTool(Tool):
             ("receive", {"directory": self._layout.client}),
             ("send", {"file": os.path.join(self._layout.server, name)}),
             timeout,
+            listener_side="client",
         )
         return self._sample(answer, client, server)
 
@@ -226,11 +243,12 @@ class SshServer:
     :attr:`unavailable` says why the OpenSSH peers cannot run (then nothing was started).
     """
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, network: Network = LOOPBACK, directory: str = "ssh") -> None:
         self.unavailable: str | None = None
         self.notes: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
-        self.directory = os.path.join(layout.work, "ssh")
+        self.network = network
+        self.directory = os.path.join(layout.work, directory)
         self.config = os.path.join(self.directory, "ssh_config")
         binaries = {name: _binary(name) for name in ("sshd", "ssh", "ssh-keygen", "sftp", "scp")}
         missing = [name for name, path in binaries.items() if path is None]
@@ -267,10 +285,12 @@ class SshServer:
             ).check()
         shutil.copyfile(user_key + ".pub", os.path.join(self.directory, "authorized_keys"))
         port = procs.free_port()
+        network = self.network
+        host, routed = network.route(network.server_host, port)
         with open(os.path.join(self.directory, "sshd_config"), "w", encoding="utf-8") as config:
             config.write(
                 f"Port {port}\n"
-                "ListenAddress 127.0.0.1\n"
+                f"ListenAddress {network.server_host}\n"
                 f"HostKey {host_key}\n"
                 f"AuthorizedKeysFile {self.directory}/authorized_keys\n"
                 f"PidFile {self.directory}/sshd.pid\n"
@@ -292,12 +312,12 @@ class SshServer:
         with open(host_key + ".pub", encoding="utf-8") as public:
             host_public_key = public.read()
         with open(os.path.join(self.directory, "known_hosts"), "w", encoding="utf-8") as known:
-            known.write(f"[127.0.0.1]:{port} {host_public_key}")
+            known.write(f"[{host}]:{routed} {host_public_key}")
         with open(self.config, "w", encoding="utf-8") as config:
             config.write(
                 f"Host {SSH_HOST}\n"
-                "  HostName 127.0.0.1\n"
-                f"  Port {port}\n"
+                f"  HostName {host}\n"
+                f"  Port {routed}\n"
                 f"  User {_user_name()}\n"
                 f"  IdentityFile {user_key}\n"
                 "  IdentitiesOnly yes\n"
@@ -313,12 +333,30 @@ class SshServer:
             )
         self._log = open(os.path.join(self.directory, "sshd.log"), "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [self.sshd, "-D", "-e", "-f", os.path.join(self.directory, "sshd_config")],
+            [
+                *network.server_prefix,
+                self.sshd,
+                "-D",
+                "-e",
+                "-f",
+                os.path.join(self.directory, "sshd_config"),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
         )
         deadline = time.monotonic() + 10
+        while network.server_prefix:  # in a namespace of its own: ask through ssh
+            if self.process.poll() is not None:
+                raise RuntimeError(f"sshd exited with {self.process.returncode} (see sshd.log)")
+            attempt = procs.run_once(
+                [*network.client_prefix, *self.ssh_argv(), SSH_HOST, "true"], timeout=10
+            )
+            if attempt.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("sshd did not answer within 10 s")
+            time.sleep(0.1)
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"sshd exited with {self.process.returncode} (see sshd.log)")
@@ -340,7 +378,8 @@ class SshServer:
         return [_binary("ssh") or "ssh", "-F", self.config]
 
     def run_ssh(self, command: list[str], timeout: float) -> procs.Finished:
-        return procs.run_once([*self.ssh_argv(), SSH_HOST, *command], timeout=timeout).check()
+        argv = [*self.network.client_prefix, *self.ssh_argv(), SSH_HOST, *command]
+        return procs.run_once(argv, timeout=timeout).check()
 
     def setup_seconds(self, times: int = 3) -> float:
         """How long one ssh connection takes to open, authenticate and close."""
@@ -349,6 +388,7 @@ class SshServer:
     def measure(self, argv: list[str], timeout: float, log: str | None = None) -> Sample:
         """Run a client command against this sshd; the CPU and memory of both sides."""
         server_before = procs.tree_cpu_seconds(self.pid)
+        argv = [*self.network.client_prefix, *argv]
         with procs.TreeSampler([self.pid], include_roots=False) as sampler:
             finished = procs.run_once(argv, timeout=timeout, log_path=log)
         procs.wait_childless(self.pid, 5)

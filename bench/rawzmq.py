@@ -12,8 +12,9 @@ For latency, ``echo`` (ROUTER) returns every message to ``ping`` (DEALER), which
 round trips of a 64-byte message.
 
 Run as ``python -m bench.rawzmq MODE`` with a JSON configuration as the first line of
-standard input; the process prints one JSON line (the receiver and echo print their
-endpoint first).
+standard input (``host``: the address the receiver and echo bind, 127.0.0.1 by
+default); the process prints one JSON line (the receiver and echo print their endpoint
+first).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _receive_frames(socket: zmq.Socket[Any]) -> list[zmq.Frame]:
 def receive_file(config: dict[str, Any]) -> dict[str, Any]:
     context: zmq.Context[Any] = zmq.Context()
     socket = _socket(context, zmq.ROUTER, config)
-    socket.bind("tcp://127.0.0.1:*")
+    socket.bind(f"tcp://{config.get('host', '127.0.0.1')}:*")
     print(json.dumps({"endpoint": socket.getsockopt_string(zmq.LAST_ENDPOINT)}), flush=True)
     identity, kind, name = _receive(socket)[:3]
     assert kind == b"start"
@@ -132,7 +133,7 @@ def send_file(config: dict[str, Any]) -> dict[str, Any]:
 def echo(config: dict[str, Any]) -> dict[str, Any]:
     context: zmq.Context[Any] = zmq.Context()
     socket = _socket(context, zmq.ROUTER, config)
-    socket.bind("tcp://127.0.0.1:*")
+    socket.bind(f"tcp://{config.get('host', '127.0.0.1')}:*")
     print(json.dumps({"endpoint": socket.getsockopt_string(zmq.LAST_ENDPOINT)}), flush=True)
     answered = 0
     limit = config["count"] + WARMUP_PINGS + 1

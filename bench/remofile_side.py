@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import procs
 from bench.model import Sample
-from bench.tools import Layout, Tool
+from bench.tools import LOOPBACK, Layout, Network, Tool
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -55,13 +55,14 @@ def _serve() -> int:
     )
     profiler = cProfile.Profile() if config.get("profile") else None
     failures: list[BaseException] = []
+    host = config.get("host", "127.0.0.1")
 
     def run() -> None:
         try:
             if profiler is not None:
-                profiler.runcall(server.run, 0, "127.0.0.1")
+                profiler.runcall(server.run, 0, host)
             else:
-                server.run(0, "127.0.0.1")
+                server.run(0, host)
         except BaseException as error:
             failures.append(error)
 
@@ -92,17 +93,25 @@ class _Worker:
         self._public_key: str | None = config.get("public_key")
         self._profiler = cProfile.Profile() if config.get("profile") else None
         self._held: Any = None
+        self._options: dict[str, Any] = {}
+        if config.get("window"):
+            self._options["window"] = config["window"]
+        self._compress: Any = config.get("compress", False)
+        if config.get("only_compression"):
+            _narrow_compressions(config["only_compression"])
 
     def _client(self) -> Any:
-        return self._client_class(self._endpoint, None, self._token, self._public_key)
+        return self._client_class(
+            self._endpoint, None, self._token, self._public_key, **self._options
+        )
 
-    def _timed(self, operation: str, *args: Any) -> dict[str, Any]:
+    def _timed(self, operation: str, *args: Any, **keywords: Any) -> dict[str, Any]:
         started = time.perf_counter()
         if self._profiler is not None:
             self._profiler.enable()
         try:
             with self._client() as client:
-                outcome = getattr(client, operation)(*args)
+                outcome = getattr(client, operation)(*args, **keywords)
         finally:
             if self._profiler is not None:
                 self._profiler.disable()
@@ -184,7 +193,8 @@ class _Worker:
         if op == "fsspec_random":
             return self._fsspec_random(command["path"], command["count"], command["size"])
         if op in ("upload_file", "download_file", "upload_directory", "download_directory"):
-            return self._timed(op, command["source"], command["destination"])
+            keywords = {"compress": self._compress} if self._compress else {}
+            return self._timed(op, command["source"], command["destination"], **keywords)
         if op == "list_files":
             return self._timed(op, command["directory"])
         if op == "latency":
@@ -204,6 +214,19 @@ class _Worker:
                 self._profiler = cProfile.Profile()
             return {"ok": True}
         return {"ok": False, "error": f"unknown command {op!r}"}
+
+
+def _narrow_compressions(name: str) -> None:
+    """Make this client process prefer one compression (``zlib``) where the library picks
+    the best both ends have: the Client has no argument for it, and the benchmark
+    compares zstd with zlib. Only this child process is changed."""
+    from remofile.core import compression
+    from remofile.v1 import remofile_pb2 as pb
+
+    chosen = {"zlib": pb.COMPRESSION_ZLIB, "zstd": pb.COMPRESSION_ZSTD}[name]
+    if chosen not in compression.SUPPORTED_COMPRESSIONS:
+        raise RuntimeError(f"this installation has no {name}")
+    compression.SUPPORTED_COMPRESSIONS = (chosen, pb.COMPRESSION_NONE)
 
 
 def _work() -> int:
@@ -235,10 +258,17 @@ def _child_environment() -> dict[str, str]:
 class _Side:
     """A side's process, talked to with one JSON line each way."""
 
-    def __init__(self, role: str, config: dict[str, Any], log_path: str, cwd: str) -> None:
+    def __init__(
+        self,
+        role: str,
+        config: dict[str, Any],
+        log_path: str,
+        cwd: str,
+        prefix: tuple[str, ...] = (),
+    ) -> None:
         self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.remofile_side", role],
+            [*prefix, sys.executable, "-m", "bench.remofile_side", role],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -293,6 +323,7 @@ class ServerProcess(_Side):
         log_path: str,
         profile_path: str | None = None,
         sync_writes: bool = True,
+        network: Network = LOOPBACK,
     ) -> None:
         config = {
             "root": root,
@@ -300,8 +331,9 @@ class ServerProcess(_Side):
             "private_key": private_key,
             "profile": profile_path,
             "sync_writes": sync_writes,
+            "host": network.server_host,
         }
-        super().__init__("server", config, log_path, root)
+        super().__init__("server", config, log_path, root, network.server_prefix)
         self.endpoint: str = self.greeting["endpoint"]
 
     def close(self) -> None:
@@ -319,14 +351,17 @@ class ClientProcess(_Side):
         log_path: str,
         cwd: str,
         profile_path: str | None = None,
+        options: dict[str, Any] | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> None:
         config = {
             "endpoint": endpoint,
             "token": token,
             "public_key": public_key,
             "profile": profile_path,
+            **(options or {}),
         }
-        super().__init__("client", config, log_path, cwd)
+        super().__init__("client", config, log_path, cwd, prefix)
 
     def call(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Run one command; its answer (``ok`` true), or RuntimeError with its error."""
@@ -341,7 +376,11 @@ class ClientProcess(_Side):
 
 
 class RemofileTool(Tool):
-    """Remofile, server and client each in a process of its own, with or without CURVE."""
+    """Remofile, server and client each in a process of its own, with or without CURVE.
+
+    ``options`` go to the client process: ``window`` (the Client's), ``compress`` (of every
+    transfer: True, "auto"), ``only_compression`` ("zlib": the compression it prefers).
+    """
 
     def __init__(
         self,
@@ -350,6 +389,8 @@ class RemofileTool(Tool):
         profile_prefix: str | None = None,
         sync_writes: bool = True,
         name: str | None = None,
+        network: Network = LOOPBACK,
+        options: dict[str, Any] | None = None,
     ) -> None:
         from remofile.core import generate_keys, generate_token
 
@@ -365,15 +406,20 @@ class RemofileTool(Tool):
             logs + "-server.log",
             profile_prefix + "-server.prof" if profile_prefix else None,
             sync_writes,
+            network,
         )
         try:
+            host, port = self.server.endpoint.rsplit(":", 1)
+            host, routed = network.route(host.removeprefix("tcp://"), int(port))
             self.client = ClientProcess(
-                self.server.endpoint,
+                f"tcp://{host}:{routed}",
                 token,
                 public_key,
                 logs + "-client.log",
                 layout.client,
                 profile_prefix + "-client.prof" if profile_prefix else None,
+                options,
+                network.client_prefix,
             )
         except BaseException:
             self.server.close()

@@ -31,31 +31,36 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import procs, report
-from bench.model import MIB, Idle, Kind, Results, Sample, Scenario
+from bench.data import (
+    TREE_DIRECTORIES,
+    TREE_FILE_BYTES,
+    TREE_FILES_PER_DIRECTORY,
+    check_file,
+    check_tree,
+    link_tree,
+    make_tree,
+    remove,
+    write_random_file,
+)
+from bench.model import MIB, Idle, Results, Sample, Scenario
 from bench.peers import DiskTool, RawZmqTool, SshServer, ssh_tools
+from bench.plans import Plan, run_plan
 from bench.remofile_side import ClientProcess, RemofileTool, ServerProcess
-from bench.tools import Layout, NotApplicable, Tool
+from bench.tools import Layout, Tool
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 GIB = 1 << 30
 MID_BYTES = 64 * MIB
-TREE_DIRECTORIES = 20
-TREE_FILES_PER_DIRECTORY = 100
-TREE_FILE_BYTES = 4096
 LIST_ENTRIES = 10_000
 SMALL_DIRECTORY_ENTRIES = 10
 IDLE_SECONDS = 10.0
-
-#: Past the time budget, a scenario still gets its first run for this long.
-FIRST_RUN_GRACE_S = 30.0
 
 #: The OpenSSH peers, by name, in the order of the table.
 SSH_TOOL_NAMES = ["sftp", "sftp aes128-gcm", "scp", "rsync/ssh"]
@@ -145,80 +150,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
-# -- data -------------------------------------------------------------------------------
-
-
-def write_random_file(path: str, size: int) -> None:
-    block = 1 << 20
-    with open(path, "wb") as output:
-        remaining = size
-        while remaining:
-            chunk = os.urandom(min(block, remaining))
-            output.write(chunk)
-            remaining -= len(chunk)
-
-
-def make_tree(path: str) -> None:
-    for directory in range(TREE_DIRECTORIES):
-        folder = os.path.join(path, f"dir-{directory:02d}")
-        os.makedirs(folder)
-        for index in range(TREE_FILES_PER_DIRECTORY):
-            with open(os.path.join(folder, f"file-{index:03d}.bin"), "wb") as output:
-                output.write(os.urandom(TREE_FILE_BYTES))
-
-
-def link_tree(source: str, destination: str) -> None:
-    """A copy of a tree made of hard links: the same data, at no cost."""
-    for folder, _, files in os.walk(source):
-        target = os.path.join(destination, os.path.relpath(folder, source))
-        os.makedirs(target, exist_ok=True)
-        for name in files:
-            os.link(os.path.join(folder, name), os.path.join(target, name))
-
-
-def check_file(path: str, size: int) -> None:
-    actual = os.path.getsize(path)
-    if actual != size:
-        raise RuntimeError(f"{os.path.basename(path)} arrived with {actual} bytes, not {size}")
-
-
-def check_tree(path: str) -> None:
-    files = 0
-    for _, _, names in os.walk(path):
-        files += len(names)
-    expected = TREE_DIRECTORIES * TREE_FILES_PER_DIRECTORY
-    if files != expected:
-        raise RuntimeError(f"the tree arrived with {files} files, not {expected}")
-
-
-def remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
 # -- scenarios --------------------------------------------------------------------------
-
-
-@dataclass
-class Plan:
-    """How to run one scenario: prepare once, one run of a tool, check and clean."""
-
-    key: str
-    title: str
-    kind: Kind
-    amount: int
-    runs: int
-    timeout: float
-    operation: Callable[[Tool, int], Sample]
-    #: Called with the run's index after every run (success or not).
-    after: Callable[[int], None] = lambda _run: None
-    prepare: Callable[[], None] = lambda: None
-    finish: Callable[[], None] = lambda: None
-    #: Tools left out of this scenario, to keep the whole run under 10 minutes.
-    exclude: frozenset[str] = frozenset()
 
 
 def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: int) -> list[Plan]:
@@ -416,57 +348,6 @@ def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: 
         if plan.key != "big_up":
             plan.exclude |= {RAW_FSYNC}
     return result
-
-
-def run_plan(
-    plan: Plan,
-    tools: list[Tool],
-    unavailable: dict[str, str],
-    deadline: float,
-    log: Callable[[str], None],
-) -> Scenario:
-    scenario = Scenario(plan.key, plan.title, plan.kind, plan.amount)
-    for name, reason in unavailable.items():
-        if name not in plan.exclude:
-            scenario.result(name).skipped = reason
-    tools = [tool for tool in tools if tool.name not in plan.exclude]
-    not_applicable: set[str] = set()
-    plan.prepare()
-    try:
-        for run in range(plan.runs):
-            now = time.monotonic()
-            if now > deadline + FIRST_RUN_GRACE_S or (run > 0 and now > deadline):
-                log(f"  time budget reached: run {run + 1} of {plan.key} and later ones skipped")
-                scenario.notes = f"time budget reached: {run} of {plan.runs} runs"
-                break
-            shift = run % len(tools)
-            for tool in tools[shift:] + tools[:shift]:
-                if tool.name in not_applicable:
-                    continue
-                result = scenario.result(tool.name)
-                # Every tool starts from a quiet disk: what the one before left dirty is
-                # written now, untimed, not during the next tool's run.
-                os.sync()
-                try:
-                    sample = plan.operation(tool, run)
-                except NotApplicable as reason:
-                    not_applicable.add(tool.name)
-                    result.skipped = f"n/a ({reason})"
-                    continue
-                except Exception as error:
-                    result.errors.append(f"{type(error).__name__}: {error}")
-                    log(f"  {plan.key} run {run + 1}: {tool.name} failed: {error}")
-                    continue
-                finally:
-                    plan.after(run)
-                result.samples.append(sample)
-                log(
-                    f"  {plan.key} run {run + 1}: {tool.name:<17} "
-                    f"{report._number(scenario.figure(sample))} {scenario.unit}"
-                )
-    finally:
-        plan.finish()
-    return scenario
 
 
 def measure_idle(tool: RemofileTool, layout: Layout) -> Idle:

@@ -9,7 +9,8 @@ Each operation returns one :class:`~bench.model.Sample`, or raises
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bench.model import Sample
 
@@ -37,6 +38,33 @@ class Layout:
         for path in (layout.data, layout.server, layout.client, layout.work):
             os.makedirs(path, exist_ok=True)
         return layout
+
+
+def _same_place(host: str, port: int) -> tuple[str, int]:
+    return host, port
+
+
+@dataclass(frozen=True)
+class Network:
+    """Where each side's processes run, and how one side reaches a port of the other.
+
+    On loopback (:data:`LOOPBACK`) both sides run here and reach 127.0.0.1 directly. In
+    the WAN scenarios (``bench/wan.py``) each side runs in a network namespace of its
+    own (``server_prefix``/``client_prefix`` are ``ip netns exec NAME``), and ``route``
+    returns the port of the delaying relay that forwards to the given listening address.
+    """
+
+    #: argv before every process of the server's side, and of the client's.
+    server_prefix: tuple[str, ...] = ()
+    client_prefix: tuple[str, ...] = ()
+    #: The address processes listen on, on each side.
+    server_host: str = "127.0.0.1"
+    client_host: str = "127.0.0.1"
+    #: Where the other side connects to reach ``(host, port)`` (host: one of the above).
+    route: Callable[[str, int], tuple[str, int]] = field(default=_same_place)
+
+
+LOOPBACK = Network()
 
 
 class Tool:
