@@ -29,6 +29,9 @@ class Sample:
     server_rss: int | None = None
     #: Latency scenarios: every operation of the run, in milliseconds.
     latencies_ms: list[float] | None = None
+    #: Bytes that crossed the link (both ways) or, where no link was measured, the bytes
+    #: of data after compression (the scenario's notes say which).
+    wire_bytes: int | None = None
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Summary:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
+    wire_bytes: float | None = None
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -86,6 +90,8 @@ class Scenario:
     results: dict[str, ToolResult] = field(default_factory=dict)
     #: Anything that changed how the scenario ran (e.g. fewer runs, out of time).
     notes: str = ""
+    #: Bytes of data a run moves, for scenarios counted in files.
+    data_bytes: int | None = None
 
     @property
     def unit(self) -> str:
@@ -123,6 +129,7 @@ class Scenario:
             server_cpu=_median([sample.server_cpu for sample in samples]),
             client_rss=_largest([sample.client_rss for sample in samples]),
             server_rss=_largest([sample.server_rss for sample in samples]),
+            wire_bytes=_median([sample.wire_bytes for sample in samples]),
         )
         pooled = [value for sample in samples for value in (sample.latencies_ms or [])]
         if pooled:
@@ -130,6 +137,13 @@ class Scenario:
             summary.p90_ms = percentile(pooled, 0.90)
             summary.p99_ms = percentile(pooled, 0.99)
         return summary
+
+    @property
+    def moved_bytes(self) -> int | None:
+        """Bytes of data one run moves, where the scenario knows it."""
+        if self.kind == "bytes":
+            return self.amount
+        return self.data_bytes
 
     def speedup(self, tool: str, peer: str) -> float | None:
         """How many times better ``tool`` did than ``peer`` (median against median)."""
@@ -217,6 +231,7 @@ class Results:
                     encoded["amount"],
                     results,
                     encoded.get("notes", ""),
+                    encoded.get("data_bytes"),
                 )
             )
         idle = Idle(**data["idle"]) if data.get("idle") else None

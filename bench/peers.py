@@ -503,26 +503,42 @@ class ScpTool(_SshTool):
 
 
 class RsyncTool(_SshTool):
-    """rsync over ssh (default cipher), archive mode."""
+    """rsync over ssh (default cipher), archive mode, with ``options`` (such as ``-z``).
 
-    name = "rsync/ssh"
+    With ``--stats`` among them, a sample's ``wire_bytes`` are the bytes rsync says it
+    sent and received.
+    """
 
-    def __init__(self, ssh: SshServer, layout: Layout) -> None:
+    def __init__(
+        self,
+        ssh: SshServer,
+        layout: Layout,
+        name: str = "rsync/ssh",
+        options: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(ssh, layout)
+        self.name = name
         self._rsync = ssh.rsync or "rsync"
+        self._options = options
 
     def _rsync_argv(self, *arguments: str) -> list[str]:
         return [self._rsync, "-e", " ".join(self._ssh.ssh_argv()), *arguments]
 
+    def _transfer(self, source: str, destination: str, timeout: float) -> Sample:
+        argv = self._rsync_argv("-a", *self._options, source, destination)
+        sample = self._ssh.measure(argv, timeout, self._log())
+        if "--stats" in self._options:
+            with open(self._log(), encoding="utf-8", errors="replace") as output:
+                sample.wire_bytes = rsync_wire_bytes(output.read())
+        return sample
+
     def put_file(self, name: str, timeout: float) -> Sample:
         layout = self._layout
-        argv = self._rsync_argv("-a", f"{layout.data}/{name}", f"{SSH_HOST}:{layout.server}/")
-        return self._ssh.measure(argv, timeout, self._log())
+        return self._transfer(f"{layout.data}/{name}", f"{SSH_HOST}:{layout.server}/", timeout)
 
     def get_file(self, name: str, timeout: float) -> Sample:
         layout = self._layout
-        argv = self._rsync_argv("-a", f"{SSH_HOST}:{layout.server}/{name}", f"{layout.client}/")
-        return self._ssh.measure(argv, timeout, self._log())
+        return self._transfer(f"{SSH_HOST}:{layout.server}/{name}", f"{layout.client}/", timeout)
 
     put_tree = put_file
     get_tree = get_file
@@ -533,6 +549,18 @@ class RsyncTool(_SshTool):
         if _count_lines(self._log()) < entries:
             raise RuntimeError("rsync listed fewer entries than expected")
         return sample
+
+
+def rsync_wire_bytes(stats: str) -> int | None:
+    """Bytes sent plus bytes received, from the output of ``rsync --stats``."""
+    total = 0
+    found = 0
+    for line in stats.splitlines():
+        for label in ("Total bytes sent:", "Total bytes received:"):
+            if line.startswith(label):
+                total += int(line[len(label) :].strip().replace(",", ""))
+                found += 1
+    return total if found == 2 else None
 
 
 def ssh_tools(ssh: SshServer, layout: Layout) -> list[Tool]:

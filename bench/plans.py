@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench import report
 from bench.model import Kind, Sample, Scenario
@@ -36,6 +36,12 @@ class Plan:
     exclude: frozenset[str] = frozenset()
     #: If set, the only tools that run this scenario (others are not listed).
     only: frozenset[str] | None = None
+    #: Tools not run in this scenario, listed with the reason.
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: Printed under the scenario's table.
+    note: str = ""
+    #: Bytes of data one run moves, for scenarios counted in files.
+    data_bytes: int | None = None
 
 
 def run_plan(
@@ -45,15 +51,16 @@ def run_plan(
     deadline: float,
     log: Callable[[str], None],
 ) -> Scenario:
-    scenario = Scenario(plan.key, plan.title, plan.kind, plan.amount)
+    scenario = Scenario(plan.key, plan.title, plan.kind, plan.amount, data_bytes=plan.data_bytes)
+    scenario.notes = plan.note
 
     def wanted(name: str) -> bool:
         return name not in plan.exclude and (plan.only is None or name in plan.only)
 
-    for name, reason in unavailable.items():
+    for name, reason in {**unavailable, **plan.skipped}.items():
         if wanted(name):
             scenario.result(name).skipped = reason
-    tools = [tool for tool in tools if wanted(tool.name)]
+    tools = [tool for tool in tools if wanted(tool.name) and tool.name not in plan.skipped]
     not_applicable: set[str] = set()
     plan.prepare()
     try:
@@ -61,7 +68,8 @@ def run_plan(
             now = time.monotonic()
             if now > deadline + FIRST_RUN_GRACE_S or (run > 0 and now > deadline):
                 log(f"  time budget reached: run {run + 1} of {plan.key} and later ones skipped")
-                scenario.notes = f"time budget reached: {run} of {plan.runs} runs"
+                budget = f"time budget reached: {run} of {plan.runs} runs"
+                scenario.notes = f"{scenario.notes}; {budget}" if scenario.notes else budget
                 break
             shift = run % len(tools)
             for tool in tools[shift:] + tools[:shift]:

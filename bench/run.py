@@ -36,21 +36,24 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import procs, report
+from bench import compression, procs, report, wan
 from bench.data import (
     TREE_DIRECTORIES,
     TREE_FILE_BYTES,
     TREE_FILES_PER_DIRECTORY,
     check_file,
     check_tree,
+    copy_stdlib_corpus,
     link_tree,
+    make_compressed_tree,
+    make_mixed_tree,
     make_tree,
     remove,
     write_random_file,
 )
 from bench.model import MIB, Idle, Results, Sample, Scenario
-from bench.peers import DiskTool, RawZmqTool, SshServer, ssh_tools
-from bench.plans import Plan, run_plan
+from bench.peers import DiskTool, RawZmqTool, RsyncTool, SshServer, ssh_tools
+from bench.plans import FIRST_RUN_GRACE_S, Plan, run_plan
 from bench.remofile_side import ClientProcess, RemofileTool, ServerProcess
 from bench.tools import Layout, Tool
 
@@ -92,7 +95,18 @@ ALL_SCENARIOS = [
     "fsspec_read",
     "fsspec_random",
     "idle",
+    "tree20k_up",
+    "tree20k_down",
+    *compression.SCENARIOS,
+    *wan.SCENARIOS,
 ]
+
+#: The big file of the WAN group (64 MiB with --quick).
+WAN_BIG_BYTES = 256 * MIB
+
+#: The tree of mixed small files: its count (a tenth with --quick), and the tools timed.
+TREE20K_FILES = 20_000
+TREE20K_TOOLS = frozenset({"remofile", "rsync/ssh", "cp (disk)", "sftp"})
 
 #: Reads through fsspec.open: how many at random offsets, and of how many bytes.
 RANDOM_READS = 1000
@@ -137,10 +151,17 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--workdir", default=None, help="where the temporary directory goes (default: $TMPDIR)"
     )
     parser.add_argument(
+        "--wan-runs",
+        type=int,
+        default=1,
+        help="runs of each WAN scenario and of the 20,000-file trees (default 1)",
+    )
+    parser.add_argument(
         "--budget",
         type=float,
-        default=500.0,
-        help="seconds after which scenarios get one run only, and none 30 s later (default 500)",
+        default=900.0,
+        help="seconds after which scenarios get one run only, and none 30 s later; the WAN "
+        "group is skipped if it would start after that (default 900)",
     )
     arguments = parser.parse_args(argv)
     if arguments.runs < 1:
@@ -153,7 +174,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 # -- scenarios --------------------------------------------------------------------------
 
 
-def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: int) -> list[Plan]:
+def plans(
+    arguments: argparse.Namespace,
+    layout: Layout,
+    big_bytes: int,
+    count: int,
+    tree20k: tuple[int, int] | None = None,
+) -> list[Plan]:
     big_label = f"{big_bytes // GIB} GiB" if big_bytes >= GIB else f"{big_bytes // MIB} MiB"
     # Generous: 20 MiB/s would be a failure anyway.
     big_timeout = max(60.0, big_bytes / (20 * MIB))
@@ -253,6 +280,63 @@ def plans(arguments: argparse.Namespace, layout: Layout, big_bytes: int, count: 
             exclude=NOT_FOR_SMALL,
         )
     )
+
+    if tree20k is not None:
+        mixed_files, mixed_bytes = tree20k
+        mixed_title = (
+            f"{mixed_files:,} mixed files (100 B-64 KiB, {mixed_bytes / MIB:.0f} MiB) "
+            f"in {mixed_files // 100} dirs"
+        )
+        skip_10x = (
+            f"{10 * mixed_files:,} files (10x) not run: {10 * mixed_bytes / GIB:.1f} GiB and "
+            "minutes per tool each way, past the time budget; growth shown against the "
+            "2,000-file tree"
+        )
+
+        def mixed_up(tool: Tool, _run: int) -> Sample:
+            sample = tool.put_tree("tree20k", 600)
+            check_tree(os.path.join(server, "tree20k"), mixed_files)
+            return sample
+
+        def mixed_down(tool: Tool, _run: int) -> Sample:
+            sample = tool.get_tree("tree20k", 600)
+            check_tree(os.path.join(client, "tree20k"), mixed_files)
+            return sample
+
+        result.append(
+            Plan(
+                "tree20k_up",
+                f"upload {mixed_title}",
+                "files",
+                mixed_files,
+                arguments.wan_runs,
+                600,
+                mixed_up,
+                after=lambda _run: remove(os.path.join(server, "tree20k")),
+                only=TREE20K_TOOLS,
+                note=skip_10x,
+                data_bytes=mixed_bytes,
+            )
+        )
+        result.append(
+            Plan(
+                "tree20k_down",
+                f"download {mixed_title}",
+                "files",
+                mixed_files,
+                arguments.wan_runs,
+                600,
+                mixed_down,
+                after=lambda _run: remove(os.path.join(client, "tree20k")),
+                prepare=lambda: link_tree(
+                    os.path.join(data, "tree20k"), os.path.join(server, "tree20k")
+                ),
+                finish=lambda: remove(os.path.join(server, "tree20k")),
+                only=TREE20K_TOOLS,
+                note=skip_10x,
+                data_bytes=mixed_bytes,
+            )
+        )
 
     def make_listing() -> None:
         folder = os.path.join(server, "list10k")
@@ -497,6 +581,79 @@ def stopped_by_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def run_wan(
+    arguments: argparse.Namespace,
+    layout: Layout,
+    keys: set[str],
+    corpus: tuple[int, int] | None,
+    deadline: float,
+    log: Callable[[str], None],
+    wan_link: dict[str, float],
+) -> tuple[list[Scenario], list[str], list[str]]:
+    """The WAN group: make the link, run its scenarios, remove the link (whatever
+    happens); its scenarios, tool names and notes; what was measured of the link goes
+    into ``wan_link``. Skipped (with the reason, as a note
+    and in each scenario) where the link cannot be made or the budget is spent."""
+    selected = [key for key in wan.SCENARIOS if key in keys]
+    reason = wan.unavailable()
+    if reason is None and time.monotonic() > deadline + FIRST_RUN_GRACE_S:
+        reason = "time budget spent before the WAN group"
+    link: wan.Link | None = None
+    tools: list[Tool] = []
+    ssh: SshServer | None = None
+    try:
+        if reason is None:
+            try:
+                link = wan.Link(layout.work)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                reason = f"the link could not be made: {error}"
+        if link is None or reason is not None:
+            log(f"WAN scenarios skipped: {reason}")
+            skipped = [
+                Scenario(key, f"WAN: {key}", "bytes", 0, notes=f"skipped: {reason}")
+                for key in selected
+            ]
+            return skipped, [], [f"WAN scenarios skipped: {reason}"]
+        if link.removed_stale:
+            log(f"removed namespaces left by earlier runs: {', '.join(link.removed_stale)}")
+        measured = link.measure()
+        log(link.describe())
+        wan_bytes = 64 * MIB if arguments.quick else WAN_BIG_BYTES
+        if keys & {"wan_big_up", "wan_big_down"}:
+            write_random_file(os.path.join(layout.data, "wan.bin"), wan_bytes)
+        if keys & {"wan_tree_up", "wan_tree_down"} and not os.path.isdir(
+            os.path.join(layout.data, "tree")
+        ):
+            make_tree(os.path.join(layout.data, "tree"))
+        if corpus is None:
+            corpus = (0, 0)
+        tools, ssh, unavailable = wan.tools(layout, link)
+        if ssh.unavailable is None:
+            log(f"private sshd in {link.server} (pid {ssh.pid})")
+        scenarios = []
+        for plan in wan.plans(layout, link, wan_bytes, arguments.wan_runs, corpus):
+            if plan.key not in keys:
+                continue
+            log(plan.title)
+            scenarios.append(run_plan(plan, tools, unavailable, deadline, log))
+        names = [tool.name for tool in tools] + list(unavailable)
+        notes = [link.describe()]
+        notes.append(
+            "WAN wire MiB: bytes through the client's end of the link during the run, both "
+            "ways, headers included (interface counters)."
+        )
+        wan_link.update(measured)
+        return scenarios, names, notes
+    finally:
+        for tool in tools:
+            with contextlib.suppress(Exception):
+                tool.close()
+        if ssh is not None:
+            ssh.close()
+        if link is not None:
+            link.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     started = time.monotonic()
@@ -516,39 +673,69 @@ def main(argv: list[str] | None = None) -> int:
     with stopped_by_signals():
         try:
             layout = Layout.under(top)
-            all_plans = plans(arguments, layout, big_bytes, count)
-            selected = [plan for plan in all_plans if plan.key in selected_keys]
             log(f"working in {top}")
-            keys = {plan.key for plan in selected}
-            if keys & {"big_up", "big_down"}:
+            keys = set(selected_keys)
+            wan_keys = keys & set(wan.SCENARIOS)
+            data = layout.data
+            if keys & {"big_up", "big_down", "fsspec_read", "fsspec_random"}:
                 log(f"writing {big_bytes // MIB} MiB of random data")
-                write_random_file(os.path.join(layout.data, "big.bin"), big_bytes)
+                write_random_file(os.path.join(data, "big.bin"), big_bytes)
             if keys & {"mid_up", "mid_down"}:
-                write_random_file(os.path.join(layout.data, "mid.bin"), MID_BYTES)
-            if keys & {"tree_up", "tree_down"}:
-                make_tree(os.path.join(layout.data, "tree"))
+                write_random_file(os.path.join(data, "mid.bin"), MID_BYTES)
+            if keys & {"tree_up", "tree_down", "wan_tree_up", "wan_tree_down"}:
+                make_tree(os.path.join(data, "tree"))
+            tree20k = None
+            if keys & {"tree20k_up", "tree20k_down"}:
+                files = TREE20K_FILES // 10 if arguments.quick else TREE20K_FILES
+                log(f"writing {files:,} mixed small files")
+                tree20k = (files, make_mixed_tree(os.path.join(data, "tree20k"), files))
+            corpus = None
+            if keys & {"corpus_z", "wan_corpus_z"}:
+                corpus = copy_stdlib_corpus(os.path.join(data, "corpus"))
+                log(f"copied {corpus[0]:,} files ({corpus[1] / MIB:.1f} MiB) of the stdlib sources")
+            compressed = None
+            if "compressed_auto" in keys:
+                compressed = make_compressed_tree(os.path.join(data, "compressed"))
+            encoded: dict[tuple[str, str], compression.Encoded] = {}
+            all_plans = plans(arguments, layout, big_bytes, count, tree20k)
+            all_plans += compression.plans(layout, arguments.runs, corpus, compressed, encoded)
+            selected = [plan for plan in all_plans if plan.key in selected_keys]
+            loopback_keys = {plan.key for plan in selected}
 
-            remofile = RemofileTool(layout, curve=False)
-            tools.append(remofile)
-            tools.append(RemofileTool(layout, curve=True))
-            if keys & NO_FSYNC_SCENARIOS:
-                tools.append(RemofileTool(layout, curve=False, sync_writes=False, name=NO_FSYNC))
-            tools += [RawZmqTool(layout, curve=False), RawZmqTool(layout, curve=True)]
-            if "big_up" in keys:
-                tools.append(RawZmqTool(layout, curve=False, fsync=True))
-            tools.append(DiskTool(layout))
-            unavailable: dict[str, str] = {}
             notes: list[str] = [
                 "Remofile's server runs with its defaults: it fsyncs every upload before "
                 "placing it (sync_writes=True); no peer fsyncs."
             ]
-            if keys & NO_FSYNC_SCENARIOS:
-                notes.append(f"{NO_FSYNC}: the same server with sync_writes=False (uploads only).")
+            unavailable: dict[str, str] = {}
             setup_seconds = None
-            if keys - {"lat_create", "lat_list", "idle"}:
+            remofile: RemofileTool | None = None
+            if loopback_keys or "idle" in keys:
+                remofile = RemofileTool(layout, curve=False)
+                tools.append(remofile)
+                tools.append(RemofileTool(layout, curve=True))
+                if loopback_keys & NO_FSYNC_SCENARIOS:
+                    tools.append(
+                        RemofileTool(layout, curve=False, sync_writes=False, name=NO_FSYNC)
+                    )
+                    notes.append(
+                        f"{NO_FSYNC}: the same server with sync_writes=False (uploads only)."
+                    )
+                if loopback_keys & set(compression.SCENARIOS):
+                    for name, options in compression.REMOFILE_VARIANTS.items():
+                        tools.append(
+                            RemofileTool(layout, curve=False, name=name, options=dict(options))
+                        )
+                tools += [RawZmqTool(layout, curve=False), RawZmqTool(layout, curve=True)]
+                if "big_up" in loopback_keys:
+                    tools.append(RawZmqTool(layout, curve=False, fsync=True))
+                tools.append(DiskTool(layout))
+            if loopback_keys - {"lat_create", "lat_list"}:
                 ssh = SshServer(layout)
                 notes += ssh.notes
                 peers = ssh_tools(ssh, layout)
+                if peers and ssh.rsync is not None and "corpus_z" in loopback_keys:
+                    for name, rsync_options in compression.RSYNC_VARIANTS.items():
+                        peers.append(RsyncTool(ssh, layout, name, rsync_options))
                 tools += peers
                 started_names = {tool.name for tool in peers}
                 for name in SSH_TOOL_NAMES:
@@ -563,21 +750,19 @@ def main(argv: list[str] | None = None) -> int:
             for plan in selected:
                 log(f"{plan.title}")
                 scenarios.append(run_plan(plan, tools, unavailable, deadline, log))
+            if encoded:
+                notes.append(
+                    "Bytes on the wire on 127.0.0.1 (wire MiB): Remofile's computed by "
+                    "compressing its chunks as its client does (chunk data only); rsync's "
+                    "from its --stats (sent + received)."
+                )
+                notes += compression.notes(encoded)
             idle = None
-            if "idle" in selected_keys:
+            if "idle" in selected_keys and remofile is not None:
                 log(f"idle server CPU over {IDLE_SECONDS:.0f} s")
                 idle = measure_idle(remofile, layout)
-            meta = machine_facts(arguments, big_bytes)
-            meta["load_average_end"] = os.getloadavg()
-            meta["elapsed_seconds"] = round(time.monotonic() - started, 1)
-            results = Results(
-                meta,
-                [tool.name for tool in tools] + list(unavailable),
-                scenarios,
-                idle,
-                setup_seconds,
-                notes,
-            )
+            tool_names = [tool.name for tool in tools] + list(unavailable)
+            wan_link: dict[str, float] = {}
             profile_lines: list[str] = []
             if arguments.profile:
                 for tool in tools:
@@ -585,6 +770,19 @@ def main(argv: list[str] | None = None) -> int:
                 tools.clear()
                 log("profiling Remofile (cProfile)")
                 profile_lines = run_profiles(selected, layout, output, log)
+            if wan_keys:
+                wan_scenarios, wan_names, wan_notes = run_wan(
+                    arguments, layout, wan_keys, corpus, deadline, log, wan_link
+                )
+                scenarios += wan_scenarios
+                tool_names += [name for name in wan_names if name not in tool_names]
+                notes += wan_notes
+            meta = machine_facts(arguments, big_bytes)
+            meta["load_average_end"] = os.getloadavg()
+            meta["elapsed_seconds"] = round(time.monotonic() - started, 1)
+            if wan_link:
+                meta["wan_link"] = wan_link
+            results = Results(meta, tool_names, scenarios, idle, setup_seconds, notes)
         except KeyboardInterrupt:
             print("interrupted: cleaning up", file=sys.stderr)
             return 130
