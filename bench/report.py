@@ -28,6 +28,13 @@ DISK = "cp (disk)"
 SFTP = "sftp"
 SFTP_AES = "sftp aes128-gcm"
 RSYNC = "rsync/ssh"
+#: The compression variants (bench/compression.py, bench/wan.py).
+REMOFILE_ZSTD = "remofile -z"
+REMOFILE_ZLIB = "remofile -z zlib"
+REMOFILE_AUTO = "remofile -z auto"
+RSYNC_ZSTD = "rsync -z zstd"
+RSYNC_Z = "rsync -z"
+GIB = 1 << 30
 
 RSS_LIMIT_BYTES = 150 * MIB
 IDLE_LIMIT_PERCENT = 1.0
@@ -66,8 +73,14 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
         f"{scenario.title} ({scenario.unit}, {better} is better; median [min-max] of {run_text} run(s))"
     ]
     latency = scenario.kind == "latency"
+    wire = any(
+        summary is not None and summary.wire_bytes is not None
+        for summary in (scenario.summary(tool) for tool in scenario.results)
+    )
     header = f"  {'tool':<17} {scenario.unit + ' median [range]':<26}"
     header += " p90 ms  p99 ms" if latency else "  cpu-c s  cpu-s s  rss-c MiB  rss-s MiB"
+    if wire:
+        header += "  wire MiB  ratio"
     lines.append(header)
     for tool in tools:
         result = scenario.results.get(tool)
@@ -86,6 +99,10 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
                 f"  {_seconds(summary.client_cpu):>7}  {_seconds(summary.server_cpu):>7}"
                 f"  {_mib(summary.client_rss):>9}  {_mib(summary.server_rss):>9}"
             )
+        if wire and summary.wire_bytes is not None:
+            moved = scenario.moved_bytes
+            ratio = f"{moved / summary.wire_bytes:.2f}" if moved and summary.wire_bytes else "-"
+            row += f"  {summary.wire_bytes / MIB:>8.1f}  {ratio:>5}"
         if result.errors:
             row += f"  ({len(result.errors)} failed run(s): {result.errors[0][:60]})"
         lines.append(row)
@@ -94,10 +111,26 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
     return lines
 
 
+def link_capacity(results: Results, key: str) -> float | None:
+    """The WAN link's measured capacity (MiB/s) in the direction of a scenario."""
+    measured = results.meta.get("wan_link") or {}
+    direction = "down" if key.endswith("_down") else "up"
+    value = measured.get(f"{direction}_bytes_per_second")
+    return None if not value else float(value) / MIB
+
+
 def ratio_lines(results: Results) -> list[str]:
     lines = ["Ratios (Remofile's median against each peer's; above 1x means Remofile did better):"]
     for scenario in results.scenarios:
         lines.append(f"  {scenario.title}:")
+        capacity = link_capacity(results, scenario.key)
+        if scenario.key.startswith("wan_big") and capacity:
+            shares = [
+                f"{tool} {100 * summary.median / capacity:.0f}%"
+                for tool in results.tools
+                if (summary := scenario.summary(tool)) is not None
+            ]
+            lines.append(f"    % of the link's {capacity:.1f} MiB/s: {', '.join(shares)}")
         for mine in (REMOFILE, REMOFILE_CURVE):
             parts = []
             for peer in results.tools:
@@ -132,6 +165,8 @@ def _ratio_target(
     if ratio is None:
         result = scenario.results.get(peer)
         reason = result.skipped if result is not None and result.skipped else "no figure"
+        if not scenario.results and scenario.notes:
+            reason = scenario.notes
         return Verdict("SKIP", f"{label} ({reason})")
     passed = ratio > at_least if strictly else ratio >= at_least
     return Verdict("PASS" if passed else "FAIL", f"{label}: {ratio:.2f}x")
@@ -149,6 +184,109 @@ def fsspec_read_target(results: Results) -> Verdict:
     return Verdict("PASS" if ratio >= 0.8 else "FAIL", f"{label}: {ratio:.2f}x")
 
 
+def growth_lines(results: Results) -> list[Verdict]:
+    """Whether the small-file ratios hold from 2,000 files to 20,000 (10x, mixed sizes)."""
+    verdicts = []
+    for direction in ("up", "down"):
+        small, large = (
+            results.scenario(f"tree_{direction}"),
+            results.scenario(f"tree20k_{direction}"),
+        )
+        label = f"tree {direction}: ratios from 2,000 x 4 KiB to {large.amount if large else 0:,} mixed files"
+        if small is None or large is None:
+            verdicts.append(Verdict("SKIP", f"{label} (both scenarios needed)"))
+            continue
+        parts = []
+        for peer in (RSYNC, DISK):
+            before, after = small.speedup(REMOFILE, peer), large.speedup(REMOFILE, peer)
+            if before is not None and after is not None:
+                parts.append(f"vs {peer} {before:.2f}x -> {after:.2f}x")
+        rates = [
+            f"{tool} {_number(first.median)} -> {_number(second.median)} files/s"
+            for tool in (REMOFILE, RSYNC, DISK)
+            if (first := small.summary(tool)) is not None
+            and (second := large.summary(tool)) is not None
+        ]
+        verdicts.append(Verdict("INFO", f"{label}: {'; '.join(parts + rates) or 'no figures'}"))
+    return verdicts
+
+
+def _per_gib(scenario: Scenario, tool: str) -> tuple[float, float] | None:
+    """Sending-side (client) CPU seconds per GiB of data, and the compression ratio."""
+    summary = scenario.summary(tool)
+    moved = scenario.moved_bytes
+    if summary is None or summary.client_cpu is None or not moved or not summary.wire_bytes:
+        return None
+    return summary.client_cpu / (moved / GIB), moved / summary.wire_bytes
+
+
+def compression_targets(results: Results) -> list[Verdict]:
+    verdicts = []
+    corpus = results.scenario("corpus_z")
+    label = "corpus -z: zstd >= 2x less sending CPU per GiB than zlib, ratio equal or better"
+    zstd = _per_gib(corpus, REMOFILE_ZSTD) if corpus else None
+    zlib = _per_gib(corpus, REMOFILE_ZLIB) if corpus else None
+    if zstd is None or zlib is None:
+        verdicts.append(Verdict("SKIP", f"{label} (not measured)"))
+    else:
+        passed = zlib[0] >= 2 * zstd[0] and zstd[1] >= zlib[1]
+        verdicts.append(
+            Verdict(
+                "PASS" if passed else "FAIL",
+                f"{label}: {zstd[0]:.1f} vs {zlib[0]:.1f} CPU s/GiB "
+                f"({zlib[0] / zstd[0]:.2f}x), ratio {zstd[1]:.2f} vs {zlib[1]:.2f}",
+            )
+        )
+    label = "corpus -z: remofile zstd ratio within 10% of rsync --compress-choice=zstd"
+    rsync = _per_gib(corpus, RSYNC_ZSTD) if corpus else None
+    if zstd is None or rsync is None:
+        verdicts.append(Verdict("SKIP", f"{label} (not measured)"))
+    else:
+        passed = zstd[1] >= 0.9 * rsync[1]
+        verdicts.append(
+            Verdict(
+                "PASS" if passed else "FAIL",
+                f"{label}: {zstd[1]:.2f} vs {rsync[1]:.2f} ({zstd[1] / rsync[1]:.2f}x)",
+            )
+        )
+    compressed = results.scenario("compressed_auto")
+    label = "compressed data: compress='auto' costs < 5% more time than no compression"
+    plain = compressed.summary(REMOFILE) if compressed else None
+    auto = compressed.summary(REMOFILE_AUTO) if compressed else None
+    if plain is None or auto is None:
+        verdicts.append(Verdict("SKIP", f"{label} (not measured)"))
+    else:
+        extra = plain.median / auto.median - 1.0
+        verdicts.append(
+            Verdict("PASS" if extra < 0.05 else "FAIL", f"{label}: {100 * extra:+.1f}% time")
+        )
+    return verdicts
+
+
+def wan_targets(results: Results) -> list[Verdict]:
+    verdicts = []
+    for key in ("wan_big_up", "wan_big_down"):
+        scenario = results.scenario(key)
+        label = f"{key}: remofile >= 90% of the link's measured capacity"
+        summary = scenario.summary(REMOFILE) if scenario else None
+        capacity = link_capacity(results, key)
+        if summary is None or not capacity:
+            reason = scenario.notes if scenario is not None and scenario.notes else "not measured"
+            verdicts.append(Verdict("SKIP", f"{label} ({reason})"))
+            continue
+        share = summary.median / capacity
+        verdicts.append(
+            Verdict(
+                "PASS" if share >= 0.9 else "FAIL",
+                f"{label}: {summary.median:.1f} of {capacity:.1f} MiB/s ({100 * share:.0f}%)",
+            )
+        )
+    for key in ("wan_tree_up", "wan_tree_down"):
+        verdicts.append(_ratio_target(results, key, REMOFILE, RSYNC, 3.0))
+    verdicts.append(_ratio_target(results, "wan_corpus_z", REMOFILE_ZSTD, RSYNC_Z, 1.0, True))
+    return verdicts
+
+
 def targets(results: Results) -> list[Verdict]:
     verdicts = []
     for key in ("big_up", "big_down"):
@@ -157,8 +295,12 @@ def targets(results: Results) -> list[Verdict]:
         if key == "big_up":  # like for like: both sync the file before they are done
             verdicts.append(_ratio_target(results, key, REMOFILE, RAW_FSYNC, 0.8))
         verdicts.append(_ratio_target(results, key, REMOFILE_CURVE, SFTP_AES, 1.0, strictly=True))
-    for key in ("tree_up", "tree_down"):
-        verdicts.append(_ratio_target(results, key, REMOFILE, RSYNC, 2.0))
+    for key in ("tree_up", "tree_down", "tree20k_up", "tree20k_down"):
+        verdicts.append(_ratio_target(results, key, REMOFILE, RSYNC, 1.5))
+        verdicts.append(_ratio_target(results, key, REMOFILE, DISK, 0.9))
+    verdicts.extend(growth_lines(results))
+    verdicts.extend(compression_targets(results))
+    verdicts.extend(wan_targets(results))
     for side in ("server", "client"):
         peaks: list[int] = []
         for key in ("big_up", "big_down"):

@@ -68,9 +68,16 @@ SCENARIOS = ["wan_big_up", "wan_big_down", "wan_tree_up", "wan_tree_down", "wan_
 #: The tools of the WAN group, by name.
 REMOFILE_Z = "remofile -z"
 RSYNC_Z = "rsync -z"
+#: The client's one knob for latency: its window of requests in flight (default 8; the
+#: server announces how many it takes, 16 here).
+WIDE_WINDOW = 16
+REMOFILE_WIDE = f"remofile window={WIDE_WINDOW}"
+REMOFILE_Z_WIDE = f"remofile -z window={WIDE_WINDOW}"
 BIG_TOOLS = frozenset({"remofile", "remofile+curve", "zmq-raw", "sftp", "scp", "rsync/ssh"})
-TREE_TOOLS = frozenset({"remofile", "remofile+curve", "rsync/ssh", "sftp", "scp"})
-CORPUS_TOOLS = frozenset({"remofile", REMOFILE_Z, "rsync/ssh", RSYNC_Z})
+TREE_TOOLS = frozenset({"remofile", REMOFILE_WIDE, "remofile+curve", "rsync/ssh", "sftp", "scp"})
+CORPUS_TOOLS = frozenset(
+    {"remofile", REMOFILE_Z, REMOFILE_WIDE, REMOFILE_Z_WIDE, "rsync/ssh", RSYNC_Z}
+)
 #: Peers that would take minutes on the small files: one or more round trips per file.
 TREE_SKIPPED = {
     "sftp": "one request and answer (at least) per file: 2,000 x 40 ms, minutes",
@@ -307,6 +314,24 @@ def tools(layout: Layout, link: Link) -> tuple[list[Tool], SshServer, dict[str, 
         started.append(
             RemofileTool(
                 layout, curve=False, network=network, name=REMOFILE_Z, options={"compress": True}
+            )
+        )
+        started.append(
+            RemofileTool(
+                layout,
+                curve=False,
+                network=network,
+                name=REMOFILE_WIDE,
+                options={"window": WIDE_WINDOW},
+            )
+        )
+        started.append(
+            RemofileTool(
+                layout,
+                curve=False,
+                network=network,
+                name=REMOFILE_Z_WIDE,
+                options={"compress": True, "window": WIDE_WINDOW},
             )
         )
         started.append(RawZmqTool(layout, curve=False, network=network))
