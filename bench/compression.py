@@ -50,6 +50,9 @@ RSYNC_VARIANTS: dict[str, tuple[str, ...]] = {
     RSYNC_ZLIB: ("-z", "--compress-choice=zlib", "--stats"),
 }
 
+#: Every variant: the other scenarios leave them out.
+VARIANTS = frozenset({*REMOFILE_VARIANTS, *RSYNC_VARIANTS})
+
 CORPUS_TOOLS = frozenset({REMOFILE, REMOFILE_ZSTD, REMOFILE_ZLIB, RSYNC, RSYNC_ZSTD, RSYNC_ZLIB})
 COMPRESSED_TOOLS = frozenset({REMOFILE, REMOFILE_AUTO, REMOFILE_ZSTD})
 SCENARIOS = ["corpus_z", "compressed_auto"]

@@ -1,9 +1,19 @@
-"""`make bench`: Remofile against its peers, on the same data, on 127.0.0.1, in one run.
+"""`make bench`: Remofile against its peers, on the same data, in one run.
 
-Scenarios: a big file (1 GiB, 256 MiB with --quick) and a 64 MiB file up and down,
-2,000 files of 4 KiB in 20 directories up and down, the listing of a 10,000-entry
-directory, the latency of single small operations (create_file, list_files of a small
-directory), and the CPU of an idle server over 10 s.
+On 127.0.0.1: a big file (1 GiB, 256 MiB with --quick) and a 64 MiB file up and down,
+2,000 files of 4 KiB in 20 directories up and down, 20,000 mixed small files (100 B to
+64 KiB, log-uniform, fixed seed; 2,000 with --quick) in 200 directories up and down,
+the listing of a 10,000-entry directory, the latency of single small operations
+(create_file, list_files of a small directory), reads through fsspec, the CPU of an idle
+server over 10 s, and compression (bench/compression.py): this Python's standard library
+sources uploaded without compression, with zstd and with zlib against rsync -z, and
+already-compressed files under compress="auto".
+
+Over a WAN link (bench/wan.py, root only): namespaces this run makes and removes, veths
+shaped to 200 Mbit/s with tbf and 40 ms of round trip from a delaying relay
+(bench/relay.py): a 256 MiB file (64 MiB with --quick) up and down, the 2,000 files up
+and down, the standard library corpus with -z; the link's capacity and round trip are
+measured first. Skipped with the reason where the link cannot be made.
 
 Tools: Remofile with and without CURVE (server and client each in a process of its own),
 raw pyzmq streaming (the limit), cp (the disk), and, when installed, OpenSSH sftp (default
@@ -115,12 +125,15 @@ RANDOM_READ_BYTES = 4096
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="bench/run.py", description="Compare Remofile with its peers on 127.0.0.1."
+        prog="bench/run.py",
+        description="Compare Remofile with its peers on 127.0.0.1 and over a shaped WAN link "
+        "(200 Mbit/s, 40 ms; root only).",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a reduced run: 256 MiB instead of 1 GiB, fewer operations",
+        help="a reduced run: 256 MiB instead of 1 GiB, 64 MiB over the WAN, 2,000 mixed files "
+        "instead of 20,000, fewer operations",
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
     parser.add_argument(
@@ -431,6 +444,8 @@ def plans(
             plan.exclude |= {NO_FSYNC}
         if plan.key != "big_up":
             plan.exclude |= {RAW_FSYNC}
+        # The compression variants run only where a plan names them (bench/compression.py).
+        plan.exclude |= compression.VARIANTS
     return result
 
 
