@@ -53,7 +53,10 @@ RSYNC_VARIANTS: dict[str, tuple[str, ...]] = {
 #: Every variant: the other scenarios leave them out.
 VARIANTS = frozenset({*REMOFILE_VARIANTS, *RSYNC_VARIANTS})
 
-CORPUS_TOOLS = frozenset({REMOFILE, REMOFILE_ZSTD, REMOFILE_ZLIB, RSYNC, RSYNC_ZSTD, RSYNC_ZLIB})
+#: cp: what writing the same files costs the disk, with no transfer at all.
+CORPUS_TOOLS = frozenset(
+    {REMOFILE, REMOFILE_ZSTD, REMOFILE_ZLIB, RSYNC, RSYNC_ZSTD, RSYNC_ZLIB, "cp (disk)"}
+)
 COMPRESSED_TOOLS = frozenset({REMOFILE, REMOFILE_AUTO, REMOFILE_ZSTD})
 SCENARIOS = ["corpus_z", "compressed_auto"]
 

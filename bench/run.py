@@ -167,7 +167,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--wan-runs",
         type=int,
         default=1,
-        help="runs of each WAN scenario and of the 20,000-file trees (default 1)",
+        help="runs of the WAN big-file scenarios and of the 20,000-file trees (default 1; "
+        "the other WAN scenarios run --runs times)",
     )
     parser.add_argument(
         "--budget",
@@ -646,7 +647,8 @@ def run_wan(
         if ssh.unavailable is None:
             log(f"private sshd in {link.server} (pid {ssh.pid})")
         scenarios = []
-        for plan in wan.plans(layout, link, wan_bytes, arguments.wan_runs, corpus):
+        wan_plans = wan.plans(layout, link, wan_bytes, arguments.wan_runs, arguments.runs, corpus)
+        for plan in wan_plans:
             if plan.key not in keys:
                 continue
             log(plan.title)

@@ -353,11 +353,17 @@ def tools(layout: Layout, link: Link) -> tuple[list[Tool], SshServer, dict[str, 
 
 
 def plans(
-    layout: Layout, link: Link, big_bytes: int, runs: int, corpus: tuple[int, int]
+    layout: Layout,
+    link: Link,
+    big_bytes: int,
+    big_runs: int,
+    runs: int,
+    corpus: tuple[int, int],
 ) -> list[Plan]:
     """The WAN group's scenarios, on data the caller made: ``data/wan.bin`` of
     ``big_bytes``, ``data/tree`` (2,000 x 4 KiB), ``data/corpus`` of ``corpus`` (files,
-    bytes)."""
+    bytes). The big file runs ``big_runs`` times (12 s per tool and way at 256 MiB), the
+    others, a few seconds each, ``runs`` times."""
     server, client, data = layout.server, layout.client, layout.data
     label = f"{big_bytes // MIB} MiB"
     rate = link.measured.get("up_bytes_per_second") or RATE_BITS_PER_SECOND / 8
@@ -405,7 +411,7 @@ def plans(
             f"{title} upload {label}",
             "bytes",
             big_bytes,
-            runs,
+            big_runs,
             big_timeout,
             on_link(upload),
             after=lambda _run: remove(os.path.join(server, "wan.bin")),
@@ -416,7 +422,7 @@ def plans(
             f"{title} download {label}",
             "bytes",
             big_bytes,
-            runs,
+            big_runs,
             big_timeout,
             on_link(download),
             after=lambda _run: remove(os.path.join(client, "wan.bin")),
@@ -432,6 +438,7 @@ def plans(
             runs,
             300,
             on_link(tree_up),
+            data_bytes=2000 * 4096,
             after=lambda _run: remove(os.path.join(server, "tree")),
             only=TREE_TOOLS,
             skipped=tree_skips,
@@ -444,6 +451,7 @@ def plans(
             runs,
             300,
             on_link(tree_down),
+            data_bytes=2000 * 4096,
             after=lambda _run: remove(os.path.join(client, "tree")),
             prepare=lambda: link_tree(os.path.join(data, "tree"), os.path.join(server, "tree")),
             finish=lambda: remove(os.path.join(server, "tree")),
