@@ -84,6 +84,18 @@ REQUESTS: dict[str, pb.Request] = {
         session_id=SESSION,
         file_digest=pb.FileDigest(path="/d/f", algorithm=pb.DIGEST_ALGORITHM_BLAKE3),
     ),
+    "upload_files": pb.Request(
+        token=TOKEN,
+        session_id=SESSION,
+        upload_files=pb.UploadFiles(
+            files=[pb.BatchFile(directory="/d", name="f", file_size=3, encoded_size=3)]
+        ),
+    ),
+    "download_files": pb.Request(
+        token=TOKEN,
+        session_id=SESSION,
+        download_files=pb.DownloadFiles(paths=["/d/f", "/d/g"]),
+    ),
 }
 KINDS_WITHOUT_DATA = sorted(set(REQUESTS) - REQUEST_KINDS_WITH_DATA)
 
@@ -94,8 +106,8 @@ def test_examples_cover_every_request_kind() -> None:
         assert request.WhichOneof("kind") == kind
 
 
-def test_only_send_chunk_carries_data() -> None:
-    assert frozenset({"send_chunk"}) == REQUEST_KINDS_WITH_DATA
+def test_only_chunks_and_batches_of_files_carry_data() -> None:
+    assert frozenset({"send_chunk", "upload_files"}) == REQUEST_KINDS_WITH_DATA
 
 
 def test_the_delimiter_is_an_empty_frame() -> None:

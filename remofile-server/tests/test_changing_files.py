@@ -102,6 +102,7 @@ def test_features_are_announced(raw_peer: RawPeer) -> None:
         pb.FEATURE_COPY,
         pb.FEATURE_FILE_DIGEST,
         pb.FEATURE_SESSION_RECOVERY,
+        pb.FEATURE_BATCH,
     }
 
 

@@ -21,7 +21,7 @@ DELIMITER = b""
 Frame = bytes | bytearray | memoryview
 
 #: Request kinds whose message carries a data frame.
-REQUEST_KINDS_WITH_DATA = frozenset({"send_chunk"})
+REQUEST_KINDS_WITH_DATA = frozenset({"send_chunk", "upload_files"})
 
 
 class MalformedMessage(ValueError):

@@ -41,6 +41,13 @@ MAX_LIST_ENTRIES = 65_536
 #: Entries one CONTINUE_REMOVAL removes at most.
 REMOVAL_BATCH_ENTRIES = 1_000
 
+#: Most files one UPLOAD_FILES or DOWNLOAD_FILES request names (SPEC.md 4.17, 4.18).
+MAX_BATCH_FILES = 256
+
+#: Longest message of a file's result in a batch answer, in bytes of UTF-8: 256 results
+#: with their digests stay well inside MESSAGE_OVERHEAD_BYTES.
+MAX_BATCH_MESSAGE_BYTES = 120
+
 #: Name of the server's staging directory under the root; names starting so are reserved.
 RESERVED_NAME_PREFIX = ".remofile-"
 

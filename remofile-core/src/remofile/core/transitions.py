@@ -65,6 +65,10 @@ class RequestKind(enum.Enum):
     COPY_FILE = "copy_file"
     #: Compute the digest of a stored file (4.16).
     FILE_DIGEST = "file_digest"
+    #: Upload several whole files in one request (4.17).
+    UPLOAD_FILES = "upload_files"
+    #: Download several whole files in one request (4.18).
+    DOWNLOAD_FILES = "download_files"
 
 
 ACCEPTED = pb.RESPONSE_TYPE_ACCEPTED
@@ -159,6 +163,8 @@ _SERVER_FAILED = "the server failed to carry the request out"
 #: Every fault of section 4.5.1, in the words of the table (SPEC.md 4.13).
 _BAD_PATH = "the path breaks a rule of 4.5.1 (not absolute, '..', NUL, too long, reserved prefix)"
 _REPLACES_DIRECTORY = "replacing was asked, but the name is taken by a directory"
+#: What makes a whole batch BAD_REQUEST (SPEC.md 4.17, 4.18): nothing of it is done.
+_BAD_BATCH = "no files, too many, a path breaks 4.5.1, or sizes and data do not add up"
 _FULL = ("REFUSED", "INSUFFICIENT_STORAGE", None, "the storage is full: nothing is written")
 
 
@@ -387,6 +393,34 @@ _RULES: tuple[Rule, ...] = (
         ("REFUSED", "NOT_A_FILE", None, "the path names a directory"),
         ("REFUSED", "UNSUPPORTED_FEATURE", None, "the digest algorithm is not announced"),
         ("ERROR", "BAD_REQUEST", None, _BAD_PATH),
+        ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+    ),
+    _rule(
+        "4.17",
+        _IDLE,
+        _K.UPLOAD_FILES,
+        ("ACCEPTED", "FILES_UPLOADED", None, "each file has its own result, in order"),
+        (
+            "REFUSED",
+            "UNSUPPORTED_FEATURE",
+            None,
+            "the compression, digest algorithm or conflict mode is not announced",
+        ),
+        ("ERROR", "BAD_REQUEST", None, _BAD_BATCH),
+        ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
+    ),
+    _rule(
+        "4.18",
+        _IDLE,
+        _K.DOWNLOAD_FILES,
+        ("ACCEPTED", "FILES_DOWNLOADED", None, "each file has its own result, in order"),
+        (
+            "REFUSED",
+            "UNSUPPORTED_FEATURE",
+            None,
+            "the compression or digest algorithm is not announced",
+        ),
+        ("ERROR", "BAD_REQUEST", None, _BAD_BATCH),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
 )

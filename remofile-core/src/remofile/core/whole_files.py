@@ -85,39 +85,55 @@ def fill_whole_file(
     replace: bool = False,
 ) -> bool:
     """Like :func:`write_whole_file`, the content written by ``fill(descriptor)``."""
-    descriptors = _descriptor_directory()
-    if descriptors is None:
+    fd = open_unnamed_file(directory)
+    if fd is None:
         return False
-    try:
-        fd = os.open(directory, _TMPFILE_FLAGS, 0o644)
-    except OSError as error:
-        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            return False  # this file system has no O_TMPFILE
-        raise
     try:
         fill(fd)
         if modification_time_ns:
             os.utime(fd, ns=(modification_time_ns, modification_time_ns))
         if sync:
             os.fsync(fd)
-        # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the unnamed inode; like
-        # link(), it never replaces an existing entry.
-        if not replace:
-            os.link(str(fd), os.path.join(directory, name), src_dir_fd=descriptors)
-            return True
-        # To replace, the inode gets a hidden name first, then takes the final one in
-        # one rename, so the old file stays whole until that moment.
-        temporary = os.path.join(directory, temporary_name())
-        os.link(str(fd), temporary, src_dir_fd=descriptors)
-        try:
-            os.rename(temporary, os.path.join(directory, name))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        name_unnamed_file(fd, directory, name, replace)
     finally:
         os.close(fd)
     return True
+
+
+def open_unnamed_file(directory: str) -> int | None:
+    """A descriptor of a new file without a name in ``directory``, for writing; None
+    where unnamed files are not available here (then nothing was created)."""
+    if _descriptor_directory() is None:
+        return None
+    try:
+        return os.open(directory, _TMPFILE_FLAGS, 0o644)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None  # this file system has no O_TMPFILE
+        raise
+
+
+def name_unnamed_file(fd: int, directory: str, name: str, replace: bool) -> None:
+    """Give the unnamed file ``fd`` (from :func:`open_unnamed_file`) its name: never over
+    an existing entry (FileExistsError) unless ``replace``, and then in one atomic
+    rename over a file (IsADirectoryError for a directory)."""
+    descriptors = _descriptor_directory()
+    assert descriptors is not None  # the file was opened unnamed
+    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names the unnamed inode; like
+    # link(), it never replaces an existing entry.
+    if not replace:
+        os.link(str(fd), os.path.join(directory, name), src_dir_fd=descriptors)
+        return
+    # To replace, the inode gets a hidden name first, then takes the final one in
+    # one rename, so the old file stays whole until that moment.
+    temporary = os.path.join(directory, temporary_name())
+    os.link(str(fd), temporary, src_dir_fd=descriptors)
+    try:
+        os.rename(temporary, os.path.join(directory, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def temporary_name() -> str:

@@ -73,6 +73,10 @@ class _ReasonEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTyp
     REASON_FILE_MOVED: _Reason.ValueType  # 14
     REASON_FILE_COPIED: _Reason.ValueType  # 15
     REASON_FILE_DIGESTED: _Reason.ValueType  # 16
+    REASON_FILES_UPLOADED: _Reason.ValueType  # 17
+    """Every file of an UPLOAD_FILES request has its own result in the payload (SPEC.md 4.17)."""
+    REASON_FILES_DOWNLOADED: _Reason.ValueType  # 18
+    """Every file of a DOWNLOAD_FILES request has its own result in the payload (SPEC.md 4.18)."""
     REASON_INVALID_FILE_NAME: _Reason.ValueType  # 20
     """Refused."""
     REASON_FILE_NOT_FOUND: _Reason.ValueType  # 21
@@ -118,6 +122,10 @@ REASON_SESSION_CLOSED: Reason.ValueType  # 13
 REASON_FILE_MOVED: Reason.ValueType  # 14
 REASON_FILE_COPIED: Reason.ValueType  # 15
 REASON_FILE_DIGESTED: Reason.ValueType  # 16
+REASON_FILES_UPLOADED: Reason.ValueType  # 17
+"""Every file of an UPLOAD_FILES request has its own result in the payload (SPEC.md 4.17)."""
+REASON_FILES_DOWNLOADED: Reason.ValueType  # 18
+"""Every file of a DOWNLOAD_FILES request has its own result in the payload (SPEC.md 4.18)."""
 REASON_INVALID_FILE_NAME: Reason.ValueType  # 20
 """Refused."""
 REASON_FILE_NOT_FOUND: Reason.ValueType  # 21
@@ -238,6 +246,8 @@ class _FeatureEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTy
     """HELLO honours `client_key`, and a request carrying the id of a session that has
     ended is refused SESSION_EXPIRED, never SERVER_BUSY (SPEC.md 3.7).
     """
+    FEATURE_BATCH: _Feature.ValueType  # 6
+    """UPLOAD_FILES and DOWNLOAD_FILES: many whole small files per request (SPEC.md 4.17, 4.18)."""
 
 class Feature(_Feature, metaclass=_FeatureEnumTypeWrapper):
     """Optional abilities a server announces in SessionOpened (SPEC.md section 8.5)."""
@@ -255,6 +265,8 @@ FEATURE_SESSION_RECOVERY: Feature.ValueType  # 5
 """HELLO honours `client_key`, and a request carrying the id of a session that has
 ended is refused SESSION_EXPIRED, never SERVER_BUSY (SPEC.md 3.7).
 """
+FEATURE_BATCH: Feature.ValueType  # 6
+"""UPLOAD_FILES and DOWNLOAD_FILES: many whole small files per request (SPEC.md 4.17, 4.18)."""
 global___Feature = Feature
 
 @typing.final
@@ -616,6 +628,103 @@ class FileDigest(google.protobuf.message.Message):
 global___FileDigest = FileDigest
 
 @typing.final
+class UploadFiles(google.protobuf.message.Message):
+    """Uploads several whole files in one request and one answer (SPEC.md section 4.17).
+    Their data travels one file after another in the frame after the Request frame.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: builtins.int
+    COMPRESSION_FIELD_NUMBER: builtins.int
+    DIGEST_ALGORITHM_FIELD_NUMBER: builtins.int
+    CONFLICT_MODE_FIELD_NUMBER: builtins.int
+    compression: global___Compression.ValueType
+    """Encoding of each file's data, each file on its own as one chunk (SPEC.md 7.3)."""
+    digest_algorithm: global___DigestAlgorithm.ValueType
+    """Algorithm of every file's digest; UNSPECIFIED means SHA256."""
+    conflict_mode: global___ConflictMode.ValueType
+    """What to do where a name exists, for every file; UNSPECIFIED refuses."""
+    @property
+    def files(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___BatchFile]: ...
+    def __init__(
+        self,
+        *,
+        files: collections.abc.Iterable[global___BatchFile] | None = ...,
+        compression: global___Compression.ValueType = ...,
+        digest_algorithm: global___DigestAlgorithm.ValueType = ...,
+        conflict_mode: global___ConflictMode.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["compression", b"compression", "conflict_mode", b"conflict_mode", "digest_algorithm", b"digest_algorithm", "files", b"files"]) -> None: ...
+
+global___UploadFiles = UploadFiles
+
+@typing.final
+class BatchFile(google.protobuf.message.Message):
+    """One file of an UPLOAD_FILES request."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    DIRECTORY_FIELD_NUMBER: builtins.int
+    NAME_FIELD_NUMBER: builtins.int
+    FILE_SIZE_FIELD_NUMBER: builtins.int
+    MODIFICATION_TIME_NS_FIELD_NUMBER: builtins.int
+    DIGEST_FIELD_NUMBER: builtins.int
+    ENCODED_SIZE_FIELD_NUMBER: builtins.int
+    directory: builtins.str
+    """Absolute remote path of the directory the file goes into."""
+    name: builtins.str
+    file_size: builtins.int
+    """Size of the file in bytes, uncompressed."""
+    modification_time_ns: builtins.int
+    """As in UploadFile: 0 leaves the time of the upload."""
+    digest: builtins.bytes
+    """The digest of the file's bytes with the request's algorithm."""
+    encoded_size: builtins.int
+    """Bytes this file takes in the data frame, as encoded (compressed or not)."""
+    def __init__(
+        self,
+        *,
+        directory: builtins.str = ...,
+        name: builtins.str = ...,
+        file_size: builtins.int = ...,
+        modification_time_ns: builtins.int = ...,
+        digest: builtins.bytes = ...,
+        encoded_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "directory", b"directory", "encoded_size", b"encoded_size", "file_size", b"file_size", "modification_time_ns", b"modification_time_ns", "name", b"name"]) -> None: ...
+
+global___BatchFile = BatchFile
+
+@typing.final
+class DownloadFiles(google.protobuf.message.Message):
+    """Downloads several whole files in one request and one answer (SPEC.md section 4.18)."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    PATHS_FIELD_NUMBER: builtins.int
+    COMPRESSION_FIELD_NUMBER: builtins.int
+    DIGEST_ALGORITHM_FIELD_NUMBER: builtins.int
+    compression: global___Compression.ValueType
+    """Encoding of each file's data in the answer; UNSPECIFIED means NONE."""
+    digest_algorithm: global___DigestAlgorithm.ValueType
+    """Algorithm of the digests in the answer; UNSPECIFIED means SHA256."""
+    @property
+    def paths(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
+        """Absolute remote paths of the files."""
+
+    def __init__(
+        self,
+        *,
+        paths: collections.abc.Iterable[builtins.str] | None = ...,
+        compression: global___Compression.ValueType = ...,
+        digest_algorithm: global___DigestAlgorithm.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["compression", b"compression", "digest_algorithm", b"digest_algorithm", "paths", b"paths"]) -> None: ...
+
+global___DownloadFiles = DownloadFiles
+
+@typing.final
 class Digest(google.protobuf.message.Message):
     """A whole-file digest."""
 
@@ -658,6 +767,8 @@ class Request(google.protobuf.message.Message):
     MOVE_FILE_FIELD_NUMBER: builtins.int
     COPY_FILE_FIELD_NUMBER: builtins.int
     FILE_DIGEST_FIELD_NUMBER: builtins.int
+    UPLOAD_FILES_FIELD_NUMBER: builtins.int
+    DOWNLOAD_FILES_FIELD_NUMBER: builtins.int
     token: builtins.str
     """The server's access token (SPEC.md section 3.1)."""
     session_id: builtins.bytes
@@ -694,6 +805,10 @@ class Request(google.protobuf.message.Message):
     def copy_file(self) -> global___CopyFile: ...
     @property
     def file_digest(self) -> global___FileDigest: ...
+    @property
+    def upload_files(self) -> global___UploadFiles: ...
+    @property
+    def download_files(self) -> global___DownloadFiles: ...
     def __init__(
         self,
         *,
@@ -714,10 +829,12 @@ class Request(google.protobuf.message.Message):
         move_file: global___MoveFile | None = ...,
         copy_file: global___CopyFile | None = ...,
         file_digest: global___FileDigest | None = ...,
+        upload_files: global___UploadFiles | None = ...,
+        download_files: global___DownloadFiles | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "upload_file", b"upload_file"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "session_id", b"session_id", "token", b"token", "upload_file", b"upload_file"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["kind", b"kind"]) -> typing.Literal["hello", "goodbye", "list_files", "create_file", "make_directory", "upload_file", "send_chunk", "download_file", "receive_chunk", "cancel_transfer", "remove_file", "continue_removal", "move_file", "copy_file", "file_digest"] | None: ...
+    def HasField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "download_files", b"download_files", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "upload_file", b"upload_file", "upload_files", b"upload_files"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["cancel_transfer", b"cancel_transfer", "continue_removal", b"continue_removal", "copy_file", b"copy_file", "create_file", b"create_file", "download_file", b"download_file", "download_files", b"download_files", "file_digest", b"file_digest", "goodbye", b"goodbye", "hello", b"hello", "kind", b"kind", "list_files", b"list_files", "make_directory", b"make_directory", "move_file", b"move_file", "receive_chunk", b"receive_chunk", "remove_file", b"remove_file", "send_chunk", b"send_chunk", "session_id", b"session_id", "token", b"token", "upload_file", b"upload_file", "upload_files", b"upload_files"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["kind", b"kind"]) -> typing.Literal["hello", "goodbye", "list_files", "create_file", "make_directory", "upload_file", "send_chunk", "download_file", "receive_chunk", "cancel_transfer", "remove_file", "continue_removal", "move_file", "copy_file", "file_digest", "upload_files", "download_files"] | None: ...
 
 global___Request = Request
 
@@ -956,6 +1073,74 @@ class FileDigestResult(google.protobuf.message.Message):
 global___FileDigestResult = FileDigestResult
 
 @typing.final
+class BatchResult(google.protobuf.message.Message):
+    """Payload of FILES_UPLOADED and FILES_DOWNLOADED: one result per file of the request,
+    in the order of the request (SPEC.md sections 4.17 and 4.18).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: builtins.int
+    COMPRESSION_FIELD_NUMBER: builtins.int
+    DIGEST_ALGORITHM_FIELD_NUMBER: builtins.int
+    compression: global___Compression.ValueType
+    """The encoding and digest algorithm in force for the whole batch."""
+    digest_algorithm: global___DigestAlgorithm.ValueType
+    @property
+    def files(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___FileResult]: ...
+    def __init__(
+        self,
+        *,
+        files: collections.abc.Iterable[global___FileResult] | None = ...,
+        compression: global___Compression.ValueType = ...,
+        digest_algorithm: global___DigestAlgorithm.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["compression", b"compression", "digest_algorithm", b"digest_algorithm", "files", b"files"]) -> None: ...
+
+global___BatchResult = BatchResult
+
+@typing.final
+class FileResult(google.protobuf.message.Message):
+    """What became of one file of a batch."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    MESSAGE_FIELD_NUMBER: builtins.int
+    FILE_SIZE_FIELD_NUMBER: builtins.int
+    MODIFICATION_TIME_NS_FIELD_NUMBER: builtins.int
+    DIGEST_FIELD_NUMBER: builtins.int
+    ENCODED_SIZE_FIELD_NUMBER: builtins.int
+    type: global___ResponseType.ValueType
+    """ACCEPTED with TRANSFER_COMPLETED, or REFUSED or ERROR with the reason the file alone
+    would have had as a request of its own.
+    """
+    reason: global___Reason.ValueType
+    message: builtins.str
+    file_size: builtins.int
+    """For a file downloaded: its size, modification time and digest, and the bytes it
+    takes in the data frame after the Response frame.
+    """
+    modification_time_ns: builtins.int
+    digest: builtins.bytes
+    encoded_size: builtins.int
+    def __init__(
+        self,
+        *,
+        type: global___ResponseType.ValueType = ...,
+        reason: global___Reason.ValueType = ...,
+        message: builtins.str = ...,
+        file_size: builtins.int = ...,
+        modification_time_ns: builtins.int = ...,
+        digest: builtins.bytes = ...,
+        encoded_size: builtins.int = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["digest", b"digest", "encoded_size", b"encoded_size", "file_size", b"file_size", "message", b"message", "modification_time_ns", b"modification_time_ns", "reason", b"reason", "type", b"type"]) -> None: ...
+
+global___FileResult = FileResult
+
+@typing.final
 class Response(google.protobuf.message.Message):
     """What a server sends back: exactly one Response per Request, in order."""
 
@@ -970,6 +1155,7 @@ class Response(google.protobuf.message.Message):
     CHUNK_FIELD_NUMBER: builtins.int
     REMOVAL_FIELD_NUMBER: builtins.int
     FILE_DIGEST_RESULT_FIELD_NUMBER: builtins.int
+    BATCH_FIELD_NUMBER: builtins.int
     type: global___ResponseType.ValueType
     reason: global___Reason.ValueType
     message: builtins.str
@@ -986,6 +1172,8 @@ class Response(google.protobuf.message.Message):
     def removal(self) -> global___RemovalProgress: ...
     @property
     def file_digest_result(self) -> global___FileDigestResult: ...
+    @property
+    def batch(self) -> global___BatchResult: ...
     def __init__(
         self,
         *,
@@ -998,9 +1186,10 @@ class Response(google.protobuf.message.Message):
         chunk: global___ChunkInfo | None = ...,
         removal: global___RemovalProgress | None = ...,
         file_digest_result: global___FileDigestResult | None = ...,
+        batch: global___BatchResult | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "payload", b"payload", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "message", b"message", "payload", b"payload", "reason", b"reason", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted", "type", b"type"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["payload", b"payload"]) -> typing.Literal["session_opened", "file_list", "transfer_accepted", "chunk", "removal", "file_digest_result"] | None: ...
+    def HasField(self, field_name: typing.Literal["batch", b"batch", "chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "payload", b"payload", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["batch", b"batch", "chunk", b"chunk", "file_digest_result", b"file_digest_result", "file_list", b"file_list", "message", b"message", "payload", b"payload", "reason", b"reason", "removal", b"removal", "session_opened", b"session_opened", "transfer_accepted", b"transfer_accepted", "type", b"type"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["payload", b"payload"]) -> typing.Literal["session_opened", "file_list", "transfer_accepted", "chunk", "removal", "file_digest_result", "batch"] | None: ...
 
 global___Response = Response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from remofile.core.digests import (
     new_hasher,
 )
 from remofile.core.framing import Frame
-from remofile.core.limits import MAX_LIST_ENTRIES, REMOVAL_BATCH_ENTRIES, max_message_bytes
+from remofile.core.limits import (
+    MAX_BATCH_FILES,
+    MAX_BATCH_MESSAGE_BYTES,
+    MAX_LIST_ENTRIES,
+    REMOVAL_BATCH_ENTRIES,
+    max_message_bytes,
+)
 from remofile.core.names import is_file_name_valid
 from remofile.core.paths import RemotePath, RemotePathError, split_remote_path
 from remofile.core.transitions import (
@@ -45,6 +52,7 @@ from remofile.server.storage import (
     Removal,
     Storage,
     UploadTarget,
+    WholeFile,
 )
 from remofile.v1 import remofile_pb2 as pb
 
@@ -117,6 +125,8 @@ class Reply:
     #: A small upload being stored on a worker thread (placement.py): the response is
     #: sent once it is done, and becomes ERROR UNKNOWN_ERROR if it failed.
     pending: Future[None] | None = None
+    #: Completes the response with what :attr:`pending` found (a batch's results).
+    complete: Callable[[pb.Response], None] | None = None
 
     def settled(self) -> pb.Response:
         """The response to send, once :attr:`pending` (if any) is done."""
@@ -124,6 +134,8 @@ class Reply:
             return self.response
         error = self.pending.exception()
         if error is None:
+            if self.complete is not None:
+                self.complete(self.response)
             return self.response
         if is_full_storage_error(error):
             logger.warning("an upload was refused: the storage is full")
@@ -212,9 +224,11 @@ class RequestHandler:
         #: Stores one-chunk uploads on worker threads when the storage allows it.
         self._placer = placer if storage.stores_concurrently else None
         #: Files being stored by the placer, with their names.
-        self._placing: dict[Future[None], str] = {}
-        #: Set by the request being handled when its answer waits for the placer.
+        self._placing: dict[Future[None], frozenset[str]] = {}
+        #: Set by the request being handled when its answer waits for the placer, with
+        #: what completes the answer then.
         self._deferred: Future[None] | None = None
+        self._complete: Callable[[pb.Response], None] | None = None
         self._upload: _Upload | None = None
         self._download: _Download | None = None
         self._removal: Removal | None = None
@@ -232,6 +246,8 @@ class RequestHandler:
             RequestKind.MOVE_FILE: self._move_file,
             RequestKind.COPY_FILE: self._copy_file,
             RequestKind.FILE_DIGEST: self._file_digest,
+            RequestKind.UPLOAD_FILES: self._upload_files,
+            RequestKind.DOWNLOAD_FILES: self._download_files,
         }
 
     @property
@@ -247,6 +263,7 @@ class RequestHandler:
             (self.storage.can_move, pb.FEATURE_MOVE),
             (self.storage.can_copy, pb.FEATURE_COPY),
             (True, pb.FEATURE_FILE_DIGEST),
+            (True, pb.FEATURE_BATCH),
         )
         return [feature for has, feature in declared if has]
 
@@ -264,7 +281,7 @@ class RequestHandler:
         message = ""
         payload: dict[str, Any] = {}
         out_data: Frame | None = None
-        self._deferred = None
+        self._deferred = self._complete = None
         try:
             reason, payload, out_data = self._handlers[kind](getattr(request, kind_name), data)
         except Refusal as refusal:
@@ -285,15 +302,20 @@ class RequestHandler:
             pb.Response(type=outcome.response_type, reason=reason, message=message, **payload),
             out_data,
             self._deferred,
+            self._complete,
         )
 
-    def wait_for_placements(self, name: str | None = None) -> None:
-        """Wait until the files being stored (only those called ``name``, if given) are
-        in place, so that the next request sees them (read your writes)."""
+    def wait_for_placements(self, names: AbstractSet[str] | None = None) -> None:
+        """Wait until the files being stored (only those with one of ``names``, if given)
+        are in place, so that the next request sees them (read your writes)."""
         self._placing = {
             future: taken for future, taken in self._placing.items() if not future.done()
         }
-        waited = [future for future, taken in self._placing.items() if name in (None, taken)]
+        waited = [
+            future
+            for future, taken in self._placing.items()
+            if names is None or not taken.isdisjoint(names)
+        ]
         if waited:
             futures_wait(waited)
 
@@ -421,7 +443,7 @@ class RequestHandler:
         directory = split_remote_path(request.directory)
         self._check_name(request.name)
         # A file of that name still being stored must be in place before the check.
-        self.wait_for_placements(request.name)
+        self.wait_for_placements({request.name})
         replace = self._replaces(request.conflict_mode)
         self.storage.check_new_entry(directory, request.name, replace)
         self._check_file_size(request.file_size)
@@ -557,7 +579,7 @@ class RequestHandler:
             store()
             return
         self._deferred = self._placer.submit(store)
-        self._placing[self._deferred] = upload.file_name
+        self._placing[self._deferred] = frozenset({upload.file_name})
 
     # -- 4.10 download ------------------------------------------------------
 
@@ -711,6 +733,165 @@ class RequestHandler:
             modification_time_ns=result.modification_time_ns,
         )
         return pb.REASON_FILE_DIGESTED, {"file_digest_result": digested}, None
+
+    # -- 4.17, 4.18: batches of whole files ----------------------------------
+
+    def _batch_settings(
+        self,
+        count: int,
+        compression: pb.Compression.ValueType,
+        algorithm: pb.DigestAlgorithm.ValueType,
+    ) -> tuple[pb.Compression.ValueType, pb.DigestAlgorithm.ValueType]:
+        """The checks every batch starts with, in the order of SPEC.md 4.17 and 4.18."""
+        if not 1 <= count <= MAX_BATCH_FILES:
+            raise BadRequest(f"a batch names 1 to {MAX_BATCH_FILES} files, not {count}")
+        return self._compression(compression), self._digest_algorithm(algorithm)
+
+    def _upload_files(self, request: pb.UploadFiles, data: Frame | None) -> _Result:
+        compression, algorithm = self._batch_settings(
+            len(request.files), request.compression, request.digest_algorithm
+        )
+        replace = self._replaces(request.conflict_mode)
+        assert data is not None
+        directories = [split_remote_path(file.directory) for file in request.files]
+        contents = self._batch_contents(request, data, compression)
+        results = [pb.FileResult() for _ in request.files]
+        stored: list[WholeFile] = []
+        positions: list[int] = []
+        files = zip(request.files, directories, contents, strict=True)
+        for index, (file, directory, content) in enumerate(files):
+            try:
+                self._check_name(file.name)
+                self._check_file_size(file.file_size)
+                hasher = new_hasher(algorithm)
+                hasher.update(content)
+                if not hmac.compare_digest(file.digest, hasher.digest()):
+                    raise Refusal(pb.REASON_DIGEST_MISMATCH, "the file received does not match")
+            except Exception as error:
+                self._fill_refusal(results[index], error, RequestKind.UPLOAD_FILES)
+                continue
+            stored.append(
+                WholeFile(directory, file.name, content, max(file.modification_time_ns, 0), replace)
+            )
+            positions.append(index)
+        # Files of these names still being stored must be in place first, in order.
+        names = frozenset(file.name for file in stored)
+        self.wait_for_placements(names)
+
+        def store() -> None:
+            outcomes = self.storage.store_files(stored, self.limits.sync_writes)
+            for index, outcome in zip(positions, outcomes, strict=True):
+                if outcome is None:
+                    results[index].type = pb.RESPONSE_TYPE_ACCEPTED
+                    results[index].reason = pb.REASON_TRANSFER_COMPLETED
+                else:
+                    self._fill_refusal(results[index], outcome, RequestKind.UPLOAD_FILES)
+            done = sum(outcome is None for outcome in outcomes)
+            logger.info("uploaded %d of a batch of %d files", done, len(results))
+
+        def complete(response: pb.Response) -> None:
+            response.batch.files.extend(results)
+
+        batch = pb.BatchResult(compression=compression, digest_algorithm=algorithm)
+        if self._placer is None or not stored:
+            store()
+            batch.files.extend(results)
+        else:
+            self._deferred = self._placer.submit(store)
+            self._complete = complete
+            self._placing[self._deferred] = names
+        return pb.REASON_FILES_UPLOADED, {"batch": batch}, None
+
+    def _batch_contents(
+        self, request: pb.UploadFiles, data: Frame, compression: pb.Compression.ValueType
+    ) -> list[memoryview]:
+        """Each file's bytes, out of the data frame; BAD_REQUEST, before anything is
+        written, if the sizes and the data do not add up (SPEC.md 4.17)."""
+        view = memoryview(data)
+        if view.nbytes > self.limits.max_chunk_size:
+            raise BadRequest(f"a batch carries at most {self.limits.max_chunk_size} bytes")
+        if sum(file.encoded_size for file in request.files) != view.nbytes:
+            raise BadRequest("the files' encoded sizes do not add up to the data frame")
+        contents: list[memoryview] = []
+        offset = 0
+        for file in request.files:
+            if file.file_size > self.limits.max_chunk_size:
+                raise BadRequest(f"a file of a batch holds at most {self.limits.max_chunk_size}")
+            if len(file.digest) != DIGEST_BYTES:
+                raise BadRequest(f"a digest is {DIGEST_BYTES} bytes")
+            encoded = view[offset : offset + file.encoded_size]
+            offset += file.encoded_size
+            if compression == pb.COMPRESSION_NONE:
+                content = encoded
+            else:
+                try:
+                    content = memoryview(inflate_chunk(encoded, compression, file.file_size))
+                except UndecodableChunk as error:
+                    raise BadRequest(f"{file.name!r}: {error}") from error
+            if content.nbytes != file.file_size:
+                raise BadRequest(f"{file.name!r}: {content.nbytes} bytes, not {file.file_size}")
+            contents.append(content)
+        return contents
+
+    def _download_files(self, request: pb.DownloadFiles, _data: Frame | None) -> _Result:
+        compression, algorithm = self._batch_settings(
+            len(request.paths), request.compression, request.digest_algorithm
+        )
+        paths = [split_remote_path(path) for path in request.paths]
+        room = self.limits.max_chunk_size
+        largest = min(self.limits.max_chunk_size, self.limits.file_size_limit)
+        batch = pb.BatchResult(compression=compression, digest_algorithm=algorithm)
+        pieces: list[Frame] = []
+        for path in paths:
+            result = batch.files.add()
+            try:
+                read = self.storage.read_whole(path, min(largest, room))
+                if read.data is None:
+                    raise Refusal(
+                        pb.REASON_INCORRECT_FILE_SIZE,
+                        f"{read.info.size} bytes: too large for this batch, use DOWNLOAD_FILE",
+                    )
+                encoded = compress_chunk(read.data, compression)
+                if len(encoded) > room:
+                    raise Refusal(
+                        pb.REASON_INCORRECT_FILE_SIZE, "too large for this batch, use DOWNLOAD_FILE"
+                    )
+            except Exception as error:
+                self._fill_refusal(result, error, RequestKind.DOWNLOAD_FILES)
+                continue
+            hasher = new_hasher(algorithm)
+            hasher.update(read.data)
+            room -= len(encoded)
+            pieces.append(encoded)
+            result.type = pb.RESPONSE_TYPE_ACCEPTED
+            result.reason = pb.REASON_TRANSFER_COMPLETED
+            result.file_size = read.info.size
+            result.modification_time_ns = read.info.modification_time_ns
+            result.digest = hasher.digest()
+            result.encoded_size = len(encoded)
+        sent = len(pieces)
+        logger.info("downloaded %d of a batch of %d files", sent, len(paths))
+        return pb.REASON_FILES_DOWNLOADED, {"batch": batch}, b"".join(pieces)
+
+    def _fill_refusal(self, result: pb.FileResult, error: BaseException, kind: RequestKind) -> None:
+        """A file of a batch that was not transferred: the answer the same fault gets
+        as a request of its own (REFUSED, or ERROR UNKNOWN_ERROR), and a short message."""
+        if isinstance(error, Refusal):
+            reason = error.reason
+        elif isinstance(error, NotADirectoryError) and kind is RequestKind.DOWNLOAD_FILES:
+            reason = pb.REASON_FILE_NOT_FOUND  # an ancestor is a file: nothing there (4.5.3)
+        elif is_full_storage_error(error):
+            reason = pb.REASON_INSUFFICIENT_STORAGE
+        else:
+            reason = self._reason_of(error, kind)
+        result.type = (
+            pb.RESPONSE_TYPE_ERROR
+            if reason in (pb.REASON_UNKNOWN_ERROR, pb.REASON_BAD_REQUEST)
+            else pb.RESPONSE_TYPE_REFUSED
+        )
+        result.reason = reason
+        message = _message_of(error).encode("utf-8")[:MAX_BATCH_MESSAGE_BYTES]
+        result.message = message.decode("utf-8", "ignore")
 
     def _cancel_transfer(self, _request: pb.CancelTransfer, _data: Frame | None) -> _Result:
         self._release_transfer(keep_for_resume=False)

@@ -337,7 +337,7 @@ class Server:
             digest_algorithms=list(self._digest_algorithms),
             server_name=SERVER_NAME,
             # Session recovery lives in the gate, whatever the storage (SPEC.md 3.7).
-            features=[*features, pb.FEATURE_SESSION_RECOVERY],
+            features=sorted({*features, pb.FEATURE_SESSION_RECOVERY}),
         )
 
     def _serve(self, socket: zmq.Socket[Any]) -> None:
@@ -532,7 +532,7 @@ class Server:
             return
 
         def work() -> Reply:
-            if kind not in ("upload_file", "send_chunk"):
+            if kind not in ("upload_file", "send_chunk", "upload_files"):
                 # Anything else may look at the files being stored: they must be in place.
                 handler.wait_for_placements()
             result = handler.handle(request, kind, data)

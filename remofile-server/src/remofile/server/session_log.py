@@ -84,6 +84,12 @@ class SessionLog:
         elif kind == "receive_chunk":
             session.bytes_down += len(reply_data) if reply_data is not None else 0
             session.files_down += completed
+        elif kind == "upload_files":
+            session.bytes_up += len(data) if data is not None else 0
+            session.files_up += _files_completed(response)
+        elif kind == "download_files":
+            session.bytes_down += len(reply_data) if reply_data is not None else 0
+            session.files_down += _files_completed(response)
 
     def ended(self, how: str) -> None:
         """The live session (if any) ended: ``closed``, ``expired``, ``replaced``,
@@ -138,3 +144,8 @@ class SessionLog:
             token,
             extra={RECORD_ATTRIBUTE: facts},
         )
+
+
+def _files_completed(response: pb.Response) -> int:
+    """The files of a batch that were transferred (SPEC.md 4.17, 4.18)."""
+    return sum(file.reason == pb.REASON_TRANSFER_COMPLETED for file in response.batch.files)

@@ -19,13 +19,18 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from remofile.core.digests import Hasher, new_hasher
 from remofile.core.names import is_reserved_name
 from remofile.core.paths import RemotePath
-from remofile.core.whole_files import fill_whole_file, write_whole_file
+from remofile.core.whole_files import (
+    fill_whole_file,
+    name_unnamed_file,
+    open_unnamed_file,
+    write_whole_file,
+)
 from remofile.server.renames import rename_without_replacing
 from remofile.server.staging import STAGING_DIRECTORY_NAME as STAGING_DIRECTORY_NAME
 from remofile.server.staging import (
@@ -64,6 +69,26 @@ class DigestResult:
     value: bytes
     size: int
     modification_time_ns: int
+
+
+@dataclass(frozen=True)
+class WholeFile:
+    """A file of a batch, whole in memory, to be stored as ``directory/name``."""
+
+    directory: RemotePath
+    name: str
+    data: memoryview
+    modification_time_ns: int
+    replace: bool
+
+
+@dataclass(frozen=True)
+class WholeRead:
+    """A file read whole for a batch: its status, and its bytes unless it was larger
+    than the caller could take (then ``data`` is None and nothing was read)."""
+
+    info: FileInfo
+    data: bytes | None
 
 
 class InvalidDestinationError(Exception):
@@ -201,6 +226,45 @@ class Storage(abc.ABC):
             target.abandon(keep_for_resume=False)
             raise
 
+    def store_files(self, files: Sequence[WholeFile], sync: bool) -> list[BaseException | None]:
+        """Store a batch of whole files (SPEC.md 4.17): each as :meth:`store_file` would,
+        none depending on another. Returns, for each file in order, None where it is in
+        place, or the exception that kept it out; other files are stored regardless.
+        When ``sync``, every file stored is durable, data and name, before this returns.
+
+        The default stores one file after another; a backend may share the cost of
+        durability across the batch.
+        """
+        outcomes: list[BaseException | None] = []
+        for file in files:
+            try:
+                self.store_file(
+                    file.directory,
+                    file.name,
+                    file.data,
+                    file.modification_time_ns,
+                    sync,
+                    file.replace,
+                )
+            except Exception as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def read_whole(self, path: RemotePath, max_bytes: int) -> WholeRead:
+        """A regular file's status and, if it holds at most ``max_bytes``, its bytes, for
+        a batch download (SPEC.md 4.18); FileNotFoundError or IsADirectoryError as for
+        :meth:`file_info`. The default opens the file through :meth:`open_file`."""
+        info = self.file_info(path)
+        if info.size > max_bytes:
+            return WholeRead(info, None)
+        reader = self.open_file(path)
+        try:
+            return WholeRead(info, reader.read(0, info.size))
+        finally:
+            reader.close()
+
     @abc.abstractmethod
     def file_info(self, path: RemotePath) -> FileInfo:
         """Size and modification time of a file; IsADirectoryError for a directory."""
@@ -262,6 +326,28 @@ class Storage(abc.ABC):
 
         :returns: True if more remain.
         """
+
+
+def _attempt(operation: Callable[[int], None], fd: int) -> BaseException | None:
+    """Run ``operation(fd)``; the exception it raised, or None."""
+    try:
+        operation(fd)
+    except Exception as error:
+        return error
+    return None
+
+
+def _sync_directory(local: str) -> None:
+    """Make the entries of a directory durable; a failure is logged, as the files in it
+    are already durable and named (the next flush of the file system keeps the names)."""
+    try:
+        fd = os.open(local, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        logger.warning("could not sync a directory after a batch: %s", error.strerror)
 
 
 def _is_inside(path: str, root: str) -> bool:
@@ -601,6 +687,93 @@ class LocalStorage(Storage):
             raise FileExistsError(name) from None  # a directory took the name meanwhile
         if not written:
             super().store_file(directory, name, data, modification_time_ns, sync, replace)
+
+    def store_files(self, files: Sequence[WholeFile], sync: bool) -> list[BaseException | None]:
+        """Write every file unnamed in its directory first, then make them all durable,
+        then name them, then make the names durable: one pass of each over the batch,
+        so the disk's flushes overlap instead of coming one file after another, and no
+        name ever points at data that a power cut could lose."""
+        outcomes: list[BaseException | None] = [None] * len(files)
+        unnamed: list[tuple[int, int, str]] = []  # (index in files, descriptor, directory)
+        try:
+            for index, file in enumerate(files):
+                try:
+                    written = self._write_unnamed(file)
+                except Exception as error:
+                    outcomes[index] = error
+                    continue
+                if written is None:  # no unnamed files here: the usual way, whole
+                    outcomes[index] = self._store_one(file, sync)
+                else:
+                    unnamed.append((index, *written))
+            if sync:
+                for index, fd, _ in unnamed:
+                    outcomes[index] = _attempt(os.fsync, fd)
+            named_in: set[str] = set()
+            for index, fd, parent in unnamed:
+                if outcomes[index] is not None:
+                    continue
+                file = files[index]
+                try:
+                    name_unnamed_file(fd, parent, file.name, file.replace)
+                except IsADirectoryError:
+                    outcomes[index] = FileExistsError(file.name)  # a directory took the name
+                except Exception as error:
+                    outcomes[index] = error
+                else:
+                    named_in.add(parent)
+        finally:
+            for _, fd, _ in unnamed:
+                os.close(fd)
+        if sync:
+            for parent in named_in:
+                _sync_directory(parent)
+        return outcomes
+
+    def _write_unnamed(self, file: WholeFile) -> tuple[int, str] | None:
+        """An unnamed file holding ``file``'s bytes in its directory, and that directory;
+        None where unnamed files are not available."""
+        parent = os.path.dirname(self._new_entry(file.directory, file.name, file.replace))
+        self._area_for(parent).discard_matching(self._staging_key(file.directory, file.name))
+        fd = open_unnamed_file(parent)
+        if fd is None:
+            return None
+        try:
+            remaining = file.data
+            while remaining:
+                remaining = remaining[os.write(fd, remaining) :]
+            if file.modification_time_ns:
+                os.utime(fd, ns=(file.modification_time_ns, file.modification_time_ns))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, parent
+
+    def _store_one(self, file: WholeFile, sync: bool) -> BaseException | None:
+        try:
+            self.store_file(
+                file.directory, file.name, file.data, file.modification_time_ns, sync, file.replace
+            )
+        except Exception as error:
+            return error
+        return None
+
+    def read_whole(self, path: RemotePath, max_bytes: int) -> WholeRead:
+        """One descriptor for the status and the bytes, so they belong together."""
+        fd, status = self._open_regular(path)
+        try:
+            info = FileInfo(status.st_size, status.st_mtime_ns)
+            if status.st_size > max_bytes:
+                return WholeRead(info, None)
+            data = os.pread(fd, status.st_size, 0)
+            while len(data) < status.st_size:  # short reads: rare, but allowed
+                more = os.pread(fd, status.st_size - len(data), len(data))
+                if not more:
+                    raise OSError(errno.EIO, "the file became shorter while it was read")
+                data += more
+            return WholeRead(info, data)
+        finally:
+            os.close(fd)
 
     def file_info(self, path: RemotePath) -> FileInfo:
         real = self._resolve(path)
