@@ -25,7 +25,7 @@ class RecordingClient(Client):
         self.compressions: list[int] = []
 
     def send_request(self, kind: str, message: Any, data: Frame | None) -> None:
-        if kind in ("upload_file", "download_file"):
+        if kind in ("upload_file", "download_file", "upload_files", "download_files"):
             self.compressions.append(message.compression)
         super().send_request(kind, message, data)
 

@@ -15,6 +15,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from remofile.client.batches import (
+    batch_limits,
+    download_batch_request,
+    failure_of,
+    path_entry_bytes,
+)
 from remofile.client.chunks import (
     Compress,
     check_chunk_size,
@@ -35,7 +41,7 @@ from remofile.core.exceptions import (
     SourceNotFound,
 )
 from remofile.core.framing import Frame
-from remofile.core.limits import MAX_NAME_BYTES
+from remofile.core.limits import MAX_BATCH_FILES, MAX_NAME_BYTES, MESSAGE_OVERHEAD_BYTES
 from remofile.core.names import is_file_name_valid
 from remofile.core.paths import RemotePath, join_remote_path, split_remote_path
 from remofile.core.whole_files import write_whole_file
@@ -327,37 +333,178 @@ def _download_requests(
     started: list[_Download],
     writer: LocalWriter,
 ) -> Iterator[Outgoing]:
-    """The requests of a series of downloads; each download is added to ``started``."""
+    """The requests of a series of downloads; each download is added to ``started``.
+    Files known from a listing to fit in one chunk travel in batches where the server
+    takes them (batches.py); one that grew meanwhile is then downloaded on its own."""
+    limits = batch_limits(session, chunk_size)
+    largest = limits[0] if limits is not None and not resume else -1
+    batch = _DownloadBatch(session, compress, process_chunk, writer)
     for job in jobs:
         if isinstance(job, str):
             # A directory job of a merging download (replace) may find it there already.
             if not (replace and os.path.isdir(job)):
                 os.mkdir(job)
             continue
-        download = _Download(
-            job,
+        if limits is not None and job.expected_size is not None and job.expected_size <= largest:
+            if not batch.fits(job, limits[1]):
+                yield batch.request()
+            batch.add(job)
+            continue
+        yield from _single_download_requests(
+            session, job, chunk_size, process_chunk, resume, compress, started, writer
+        )
+        while batch.too_large:  # files that grew since they were listed
+            yield from _single_download_requests(
+                session,
+                batch.too_large.pop(),
+                chunk_size,
+                process_chunk,
+                resume,
+                compress,
+                started,
+                writer,
+            )
+    if batch.jobs:
+        # Answered before the generator goes on, so that files that grew are still sent.
+        yield batch.request(barrier=True)
+    while batch.too_large:
+        yield from _single_download_requests(
+            session,
+            batch.too_large.pop(),
             chunk_size,
             process_chunk,
             resume,
-            session._failure,
-            session._digest_algorithm(),
+            compress,
+            started,
             writer,
         )
-        started.append(download)
-        request = pb.DownloadFile(
-            path=join_remote_path(job.remote_path),
-            chunk_size=chunk_size,
-            offset=download.offset,
-            compression=choose_compression(session._compressions(), compress, job.name),
-            digest_algorithm=download.digest_algorithm,
+
+
+class _DownloadBatch:
+    """Small files gathered for one DOWNLOAD_FILES request, and the writing of what it
+    brings back: verified in memory, then written whole by the writer's threads."""
+
+    def __init__(
+        self,
+        session: Session,
+        compress: Compress,
+        process_chunk: ChunkCallback | None,
+        writer: LocalWriter,
+    ) -> None:
+        self._session = session
+        self._compress = compress
+        self._process_chunk = process_chunk
+        self._writer = writer
+        self.jobs: list[DownloadJob] = []
+        self._bytes = 0
+        self._request_bytes = 0
+        #: Files refused as too large for a batch: they grew since they were listed.
+        self.too_large: list[DownloadJob] = []
+
+    def fits(self, job: DownloadJob, most_data: int) -> bool:
+        assert job.expected_size is not None
+        entry = path_entry_bytes(join_remote_path(job.remote_path))
+        return not self.jobs or (
+            len(self.jobs) < MAX_BATCH_FILES
+            and self._bytes + job.expected_size <= most_data
+            and self._request_bytes + entry <= MESSAGE_OVERHEAD_BYTES // 2
         )
-        # Without a size from a listing, the chunk count is known only once accepted.
-        barrier = job.expected_size is None
-        yield Outgoing("download_file", request, download.on_accepted, barrier=barrier)
-        file_size = download.file_size if barrier else job.expected_size
-        assert file_size is not None
-        for _ in range(chunk_count(file_size, download.offset, chunk_size)):
-            yield Outgoing("receive_chunk", pb.ReceiveChunk(), download.on_chunk)
+
+    def add(self, job: DownloadJob) -> None:
+        check_local_name(os.path.join(job.local_directory, job.name), job.replace)
+        assert job.expected_size is not None
+        self.jobs.append(job)
+        self._bytes += job.expected_size
+        self._request_bytes += path_entry_bytes(join_remote_path(job.remote_path))
+
+    def request(self, barrier: bool = False) -> Outgoing:
+        """The DOWNLOAD_FILES request of the files gathered; the batch starts afresh."""
+        jobs, self.jobs, self._bytes, self._request_bytes = self.jobs, [], 0, 0
+        session = self._session
+        names = [job.name for job in jobs]
+        # One compression for the batch: with "auto", only if every name is worth it.
+        choices = {choose_compression(session._compressions(), self._compress, n) for n in names}
+        compression = choices.pop() if len(choices) == 1 else pb.COMPRESSION_NONE
+        algorithm = session._digest_algorithm()
+
+        def on_file(index: int, result: pb.FileResult, encoded: memoryview) -> None:
+            job = jobs[index]
+            path = join_remote_path(job.remote_path)
+            if result.type != pb.RESPONSE_TYPE_ACCEPTED:
+                if result.reason == pb.REASON_INCORRECT_FILE_SIZE:
+                    self.too_large.append(
+                        DownloadJob(
+                            job.remote_path, job.local_directory, job.name, None, job.replace
+                        )
+                    )
+                    return
+                raise failure_of(session, "download_file", path, result)
+            data: Frame = encoded
+            if compression != pb.COMPRESSION_NONE:
+                data = _inflate(encoded, compression, result.file_size)
+            view = memoryview(data)
+            if view.nbytes != result.file_size:
+                raise CorruptedResponse(f"{path}: {view.nbytes} bytes, not {result.file_size}")
+            digest = new_hasher(algorithm)
+            digest.update(view)
+            if not hmac.compare_digest(result.digest, digest.digest()):
+                raise DigestMismatchError(f"{job.name}: the file received is corrupted")
+            if self._process_chunk is not None:
+                self._process_chunk(bytes(view), view.nbytes, view.nbytes, job.name)
+            final = os.path.join(job.local_directory, job.name)
+            partial = os.path.join(job.local_directory, _partial_name(job.name))
+            self._writer.submit(
+                functools.partial(
+                    _write_download,
+                    final,
+                    partial,
+                    view,
+                    result.modification_time_ns,
+                    job.replace,
+                )
+            )
+
+        paths = [join_remote_path(job.remote_path) for job in jobs]
+        outgoing = download_batch_request(session, paths, compression, algorithm, on_file)
+        outgoing.barrier = barrier
+        return outgoing
+
+
+def _single_download_requests(
+    session: Session,
+    job: DownloadJob,
+    chunk_size: int,
+    process_chunk: ChunkCallback | None,
+    resume: bool,
+    compress: Compress,
+    started: list[_Download],
+    writer: LocalWriter,
+) -> Iterator[Outgoing]:
+    """DOWNLOAD_FILE and its RECEIVE_CHUNK requests, for one file."""
+    download = _Download(
+        job,
+        chunk_size,
+        process_chunk,
+        resume,
+        session._failure,
+        session._digest_algorithm(),
+        writer,
+    )
+    started.append(download)
+    request = pb.DownloadFile(
+        path=join_remote_path(job.remote_path),
+        chunk_size=chunk_size,
+        offset=download.offset,
+        compression=choose_compression(session._compressions(), compress, job.name),
+        digest_algorithm=download.digest_algorithm,
+    )
+    # Without a size from a listing, the chunk count is known only once accepted.
+    barrier = job.expected_size is None
+    yield Outgoing("download_file", request, download.on_accepted, barrier=barrier)
+    file_size = download.file_size if barrier else job.expected_size
+    assert file_size is not None
+    for _ in range(chunk_count(file_size, download.offset, chunk_size)):
+        yield Outgoing("receive_chunk", pb.ReceiveChunk(), download.on_chunk)
 
 
 def _inflate(data: Frame, compression: int, expected: int) -> bytes:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from remofile.client.batches import UploadBatch, batch_limits
 from remofile.client.chunks import (
     Compress,
     check_chunk_size,
@@ -71,8 +72,11 @@ def upload_requests(
     resume: bool,
     compress: Compress,
 ) -> Iterator[Outgoing]:
-    """The requests of a series of uploads (and the directories they go in)."""
+    """The requests of a series of uploads (and the directories they go in): files that
+    fit in one chunk travel in batches where the server takes them (batches.py)."""
     top = True
+    limits = batch_limits(session, chunk_size)
+    batch: UploadBatch | None = None
     for job in jobs:
         if isinstance(job, tuple):
             parent, name = job
@@ -89,7 +93,61 @@ def upload_requests(
                 barrier=kind == "upload_directory",
             )
             continue
-        yield from _one_upload(session, job, chunk_size, process_chunk, resume, compress)
+        whole = _read_small(job, limits[0]) if limits is not None else None
+        if whole is None:
+            if batch is not None:
+                yield batch.request(session)
+                batch = None
+            yield from _one_upload(session, job, chunk_size, process_chunk, resume, compress)
+            continue
+        assert limits is not None
+        data, modification_time_ns = whole
+        if process_chunk is not None:
+            process_chunk(data, len(data), len(data), job.name)
+        compression = choose_compression(session._compressions(), compress, job.name, data)
+        algorithm = session._digest_algorithm()
+        mode = conflict_mode(job.replace)
+        encoded = compress_chunk(data, compression)
+        directory = join_remote_path(job.directory)
+        if batch is not None and not (
+            batch.matches(compression, algorithm, mode)
+            and batch.fits(len(encoded), directory, job.name, limits[1])
+        ):
+            yield batch.request(session)
+            batch = None
+        if batch is None:
+            batch = UploadBatch(compression, algorithm, mode)
+        digest = new_hasher(algorithm)
+        digest.update(data)
+        batch.add(
+            pb.BatchFile(
+                directory=directory,
+                name=job.name,
+                file_size=len(data),
+                modification_time_ns=modification_time_ns,
+                digest=digest.digest(),
+                encoded_size=len(encoded),
+            ),
+            encoded,
+        )
+    if batch is not None:
+        yield batch.request(session)
+
+
+def _read_small(job: UploadJob, largest: int) -> tuple[bytes, int] | None:
+    """A local file's bytes and modification time if it holds at most ``largest`` bytes
+    (one descriptor for both, so they belong together); None for a larger file."""
+    fd = os.open(job.local_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if info.st_size > largest:
+            return None
+        data = os.pread(fd, info.st_size, 0)
+        if len(data) != info.st_size:
+            raise OSError(f"{job.local_path} became shorter while uploading")
+        return data, info.st_mtime_ns
+    finally:
+        os.close(fd)
 
 
 def _expect(
