@@ -75,6 +75,10 @@ def test_a_well_formed_response_has_no_problem() -> None:
         type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_CHUNK_SENT, chunk=pb.ChunkInfo(offset=1)
     )
     assert response_problems(response, True, "receive_chunk") == []
+    downloaded = pb.Response(
+        type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_FILES_DOWNLOADED, batch=pb.BatchResult()
+    )
+    assert response_problems(downloaded, True, "download_files") == []
 
 
 @pytest.mark.parametrize(
@@ -122,6 +126,38 @@ def test_a_well_formed_response_has_no_problem() -> None:
             ),
             True,
             "send_chunk",
+            "must not have a data frame",
+        ),
+        (
+            pb.Response(
+                type=pb.RESPONSE_TYPE_ACCEPTED,
+                reason=pb.REASON_FILES_DOWNLOADED,
+                batch=pb.BatchResult(),
+            ),
+            False,
+            "download_files",
+            "needs a data frame",
+        ),
+        (
+            pb.Response(
+                type=pb.RESPONSE_TYPE_ACCEPTED,
+                reason=pb.REASON_FILES_UPLOADED,
+                batch=pb.BatchResult(),
+            ),
+            True,
+            "upload_files",
+            "must not have a data frame",
+        ),
+        (
+            pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_FILES_UPLOADED),
+            False,
+            "upload_files",
+            "payload batch",
+        ),
+        (
+            pb.Response(type=pb.RESPONSE_TYPE_REFUSED, reason=pb.REASON_FILE_NOT_FOUND),
+            True,
+            "download_files",
             "must not have a data frame",
         ),
         (pb.Response(), False, "list_files", "UNSPECIFIED"),

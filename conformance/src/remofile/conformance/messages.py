@@ -150,6 +150,56 @@ def file_digest(path: str, algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED) -> 
     )
 
 
+def batch_file(
+    directory: str,
+    name: str,
+    file_size: int,
+    digest: bytes,
+    encoded_size: int,
+    modification_time_ns: int = 0,
+) -> pb.BatchFile:
+    """One file of an UPLOAD_FILES request (4.17): where it goes, its size and digest,
+    and the bytes it takes in the data frame."""
+    return pb.BatchFile(
+        directory=directory,
+        name=name,
+        file_size=file_size,
+        modification_time_ns=modification_time_ns,
+        digest=digest,
+        encoded_size=encoded_size,
+    )
+
+
+def upload_files(
+    files: list[pb.BatchFile],
+    compression: int = pb.COMPRESSION_UNSPECIFIED,
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
+    conflict_mode: int = pb.CONFLICT_MODE_UNSPECIFIED,
+) -> pb.Request:
+    return pb.Request(
+        upload_files=pb.UploadFiles(
+            files=files,
+            compression=compression,  # type: ignore[arg-type]
+            digest_algorithm=digest_algorithm,  # type: ignore[arg-type]
+            conflict_mode=conflict_mode,  # type: ignore[arg-type]
+        )
+    )
+
+
+def download_files(
+    paths: list[str],
+    compression: int = pb.COMPRESSION_UNSPECIFIED,
+    digest_algorithm: int = pb.DIGEST_ALGORITHM_UNSPECIFIED,
+) -> pb.Request:
+    return pb.Request(
+        download_files=pb.DownloadFiles(
+            paths=paths,
+            compression=compression,  # type: ignore[arg-type]
+            digest_algorithm=digest_algorithm,  # type: ignore[arg-type]
+        )
+    )
+
+
 def kind_of(request: pb.Request) -> str:
     """The name of the request's ``kind`` member, or an empty string."""
     return request.WhichOneof("kind") or ""

@@ -42,6 +42,12 @@ RESERVED_PREFIX = ".remofile-"
 #: Length of the value of every digest algorithm version 1 defines (7.2).
 DIGEST_BYTES = 32
 
+#: Most files one UPLOAD_FILES or DOWNLOAD_FILES names (4.17, 4.18, section 5).
+MAX_BATCH_FILES = 256
+
+#: Longest message of a file's result in a batch, in bytes of UTF-8 (4.17).
+MAX_BATCH_MESSAGE_BYTES = 120
+
 #: Characters never allowed in a file name (4.4, rule 3).
 FORBIDDEN_NAME_CHARACTERS = frozenset("<>:/\\|?*")
 
@@ -71,6 +77,8 @@ PAYLOAD_OF_REASON: Mapping[pb.Reason.ValueType, str] = {
     pb.REASON_REMOVAL_STARTED: "removal",
     pb.REASON_ENTRIES_REMOVED: "removal",
     pb.REASON_FILE_DIGESTED: "file_digest_result",
+    pb.REASON_FILES_UPLOADED: "batch",
+    pb.REASON_FILES_DOWNLOADED: "batch",
 }
 
 #: Reasons whose payload is optional, and which one it is (4.1.4).
@@ -80,6 +88,15 @@ OPTIONAL_PAYLOAD_OF_REASON: Mapping[pb.Reason.ValueType, str] = {
 
 #: Responses to RECEIVE_CHUNK that carry a data frame (2.2.2).
 REASONS_WITH_DATA = frozenset({pb.REASON_CHUNK_SENT, pb.REASON_TRANSFER_COMPLETED})
+
+
+def carries_data(request_kind: str, reason: int) -> bool:
+    """Whether the answer ``reason`` to a request of ``request_kind`` has a data frame
+    (2.2.2): a chunk sent by RECEIVE_CHUNK, and every FILES_DOWNLOADED, even one that
+    sends no file."""
+    if request_kind == "receive_chunk":
+        return reason in REASONS_WITH_DATA
+    return request_kind == "download_files" and reason == pb.REASON_FILES_DOWNLOADED
 
 
 def feature_name(feature: int) -> str:
@@ -138,10 +155,10 @@ def response_problems(response: pb.Response, has_data: bool, request_kind: str) 
         )
     if response.type == pb.RESPONSE_TYPE_ERROR and not response.message:
         problems.append("an ERROR response must have a message (4.1.4)")
-    data_expected = request_kind == "receive_chunk" and response.reason in REASONS_WITH_DATA
+    data_expected = carries_data(request_kind, response.reason)
     if data_expected and not has_data:
         problems.append(
-            f"{reason_name(response.reason)} to RECEIVE_CHUNK needs a data frame (2.2.2)"
+            f"{reason_name(response.reason)} to {request_kind.upper()} needs a data frame (2.2.2)"
         )
     if has_data and not data_expected:
         problems.append("this response must not have a data frame (2.2.2)")
