@@ -14,6 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from remofile.conformance import messages
+from remofile.conformance.batches import (
+    BatchEntry,
+    download_batch,
+    sent,
+    stored,
+    upload_batch,
+    upload_request,
+)
 from remofile.conformance.context import CaseContext
 from remofile.conformance.expect import Accept, CaseFailure, accepted, refused
 from remofile.conformance.model import Entry, listing_check
@@ -38,7 +46,7 @@ from remofile.conformance.scenarios import (
     standard_fixture,
 )
 from remofile.conformance.session import Session
-from remofile.conformance.spec import has_reserved_prefix, reason_name
+from remofile.conformance.spec import MAX_BATCH_FILES, has_reserved_prefix, reason_name
 from remofile.conformance.wire import Reply
 from remofile.core.digests import algorithm_name
 from remofile.core.transitions import ILLEGAL_SECTION, Outcome, RequestKind, Rule, State
@@ -107,11 +115,13 @@ FEATURE_OF_KIND: dict[RequestKind, int] = {
     RequestKind.MOVE_FILE: pb.FEATURE_MOVE,
     RequestKind.COPY_FILE: pb.FEATURE_COPY,
     RequestKind.FILE_DIGEST: pb.FEATURE_FILE_DIGEST,
+    RequestKind.UPLOAD_FILES: pb.FEATURE_BATCH,
+    RequestKind.DOWNLOAD_FILES: pb.FEATURE_BATCH,
 }
 
 
 def required_features(rule: Rule, outcome: Outcome) -> tuple[int, ...]:
-    """The features (8.5) a row needs: a request or a mode of protocol 1.1.
+    """The features (8.5) a row needs: a request or a mode of protocol 1.1 or 1.2.
 
     Illegal pairs need none: a server that does not know the request answers it ERROR
     BAD_REQUEST and changes nothing (2.2.3/3), which is what the row expects anyway.
@@ -326,7 +336,7 @@ def _upload_replaces_directory(row: Row) -> Variants:
     return variants
 
 
-def _unsupported_compression(limits: pb.SessionOpened) -> int:
+def unsupported_compression(limits: pb.SessionOpened) -> int:
     """A compression the server does not announce; a value v1 does not define if none."""
     for value in pb.Compression.values():
         if value != pb.COMPRESSION_UNSPECIFIED and value not in limits.compressions:
@@ -389,7 +399,7 @@ def _upload_bad_chunk_size(row: Row) -> Variants:
     return variants
 
 
-def _unsupported_digest(limits: pb.SessionOpened) -> int:
+def unsupported_digest(limits: pb.SessionOpened) -> int:
     """A digest algorithm the server does not announce; a value v1 does not define if none."""
     for value in pb.DigestAlgorithm.values():
         if value != pb.DIGEST_ALGORITHM_UNSPECIFIED and value not in limits.digest_algorithms:
@@ -398,8 +408,8 @@ def _unsupported_digest(limits: pb.SessionOpened) -> int:
 
 
 def _upload_unsupported(row: Row) -> Variants:
-    value = _unsupported_compression(row.limits)
-    digest = _unsupported_digest(row.limits)
+    value = unsupported_compression(row.limits)
+    digest = unsupported_digest(row.limits)
     path, size = row.fixture.path, row.fixture.chunk_size
     return [
         (
@@ -466,8 +476,8 @@ def _download_bad_chunk_size(row: Row) -> Variants:
 
 
 def _download_unsupported(row: Row) -> Variants:
-    value = _unsupported_compression(row.limits)
-    digest = _unsupported_digest(row.limits)
+    value = unsupported_compression(row.limits)
+    digest = unsupported_digest(row.limits)
     path = row.fixture.remote(DATA_FILE)
     return [
         (
@@ -1323,7 +1333,7 @@ def _digest_unsupported(row: Row) -> Variants:
     variants: Variants = [
         ("algorithm 99, which version 1 does not define", messages.file_digest(path, 99), None)
     ]
-    unannounced = _unsupported_digest(row.limits)
+    unannounced = unsupported_digest(row.limits)
     if unannounced != 99:
         variants.append(
             (
@@ -1342,6 +1352,243 @@ def _digest_bad_path(row: Row) -> Variants:
     variants.append(
         ("a path through a reserved name", messages.file_digest("/.remofile-staging/x"), None)
     )
+    return variants
+
+
+# -- UPLOAD_FILES, DOWNLOAD_FILES (4.17, 4.18) ------------------------------------------------
+
+
+def batch_entry(
+    fixture: Fixture,
+    relative: str,
+    content: bytes,
+    *,
+    modification_time_ns: int = 0,
+    digest: bytes | None = None,
+    encoded: bytes | None = None,
+    file_size: int | None = None,
+    encoded_size: int | None = None,
+) -> BatchEntry:
+    """A file of an upload batch to ``relative`` (a path of the fixture), with the faults
+    given."""
+    directory, _, name = relative.rpartition("/")
+    return BatchEntry(
+        fixture.remote(directory),
+        name,
+        content,
+        modification_time_ns,
+        digest,
+        encoded,
+        file_size,
+        encoded_size,
+    )
+
+
+def _files_uploaded(row: Row) -> None:
+    """FILES_UPLOADED: each file stored whole with its time, one result each, in order;
+    the state stays IDLE (4.17)."""
+    fixture, session = row.fixture, row.session
+    chunk = fixture.chunk_size
+    files = (
+        ("up-a.bin", content_of(multi_chunk_size(chunk), "up-a"), 0),
+        ("up-empty.bin", b"", 0),
+        ("sub/up-b.txt", b"batch " * 50, 1_234_567_890_123_456_789),
+        ("emptydir/up-c.bin", content_of(chunk, "up-c"), 0),
+    )
+    entries = [
+        batch_entry(fixture, relative, content, modification_time_ns=time_ns)
+        for relative, content, time_ns in files
+    ]
+    upload_batch(session, entries, [stored() for _ in entries], row.step("a batch of four files"))
+    for relative, content, _ in files:
+        fixture.model.add_file(relative, content)
+    check_tree(fixture, "the four files are stored whole")
+    check_times(
+        fixture,
+        {"sub/up-b.txt": files[2][2]},
+        "the time sent is the file's",
+        "a file of a batch has the modification time sent with it (4.17)",
+    )
+    check_state(session, State.IDLE, None)
+
+
+def unsupported_upload_batches(fixture: Fixture, limits: pb.SessionOpened) -> Variants:
+    """UPLOAD_FILES whose compression, digest algorithm or conflict mode the server does
+    not announce (4.17 check 3); their data is raw, as it is never looked at."""
+    good = [batch_entry(fixture, "unsupported.bin", content_of(100, "unsupported"))]
+    compression = unsupported_compression(limits)
+    digest = unsupported_digest(limits)
+    variants: Variants = []
+    for what, request_compression, algorithm in (
+        (f"compression {compression}, which the server does not announce", compression, 0),
+        ("compression 99, which version 1 does not define", 99, 0),
+        (f"digest algorithm {digest}, which the server does not announce", 0, digest),
+        ("digest algorithm 99, which version 1 does not define", 0, 99),
+    ):
+        request, data = upload_request(good, request_compression, algorithm)
+        variants.append((what, request, data))
+    if pb.FEATURE_REPLACE not in limits.features:
+        request, data = upload_request(good, conflict_mode=_REPLACE)
+        variants.append(("REPLACE, which the server does not announce", request, data))
+    return variants
+
+
+def bad_upload_batches(fixture: Fixture, limits: pb.SessionOpened) -> Variants:
+    """UPLOAD_FILES the whole of which is ERROR BAD_REQUEST (4.17 checks 2, 4 and 5): each
+    holds good files before and after its fault, which must not be written either."""
+    maximum = limits.max_chunk_size
+
+    def around(*faulty: BatchEntry) -> list[BatchEntry]:
+        return [
+            batch_entry(fixture, "bad-before.bin", content_of(50, "before")),
+            *faulty,
+            batch_entry(fixture, "sub/bad-after.bin", content_of(70, "after")),
+        ]
+
+    free = content_of(30, "free")
+    variants: Variants = []
+
+    def add(what: str, entries: list[BatchEntry], data: bytes | None = None) -> None:
+        request, encoded = upload_request(entries)
+        variants.append((what, request, encoded if data is None else data))
+
+    add("no files, an empty data frame", [])
+    add("no files, a data frame of bytes", [], b"stray bytes")
+    add(
+        f"{MAX_BATCH_FILES + 1} files, one more than a batch may hold",
+        [batch_entry(fixture, f"many-{index:03d}", b"") for index in range(MAX_BATCH_FILES + 1)],
+    )
+    add(
+        "encoded sizes adding up to one byte less than the data frame",
+        around(batch_entry(fixture, "x.bin", free, encoded_size=len(free) - 1)),
+    )
+    add(
+        "encoded sizes adding up to one byte more than the data frame",
+        around(batch_entry(fixture, "x.bin", free, encoded_size=len(free) + 1)),
+    )
+    add(
+        "a file's data one byte short of its file_size",
+        around(batch_entry(fixture, "x.bin", free, file_size=len(free) + 1)),
+    )
+    add(
+        "a file's data one byte longer than its file_size",
+        around(batch_entry(fixture, "x.bin", free, file_size=len(free) - 1)),
+    )
+    for length in (31, 33, 0):
+        add(
+            f"a digest of {length} bytes",
+            around(batch_entry(fixture, "x.bin", free, digest=bytes(range(length)))),
+        )
+    add(
+        f"a file_size of {maximum + 1}, over max_chunk_size, and no data",
+        around(batch_entry(fixture, "x.bin", b"", file_size=maximum + 1)),
+    )
+    add(
+        "the largest file_size, and no data",
+        around(batch_entry(fixture, "x.bin", b"", file_size=UINT64_MAX)),
+    )
+    for what, path in _bad_paths(fixture):
+        add(
+            f"{what} as a file's directory",
+            around(BatchEntry(path, "x.bin", free)),
+        )
+    return variants
+
+
+def oversize_upload_batch(fixture: Fixture, limits: pb.SessionOpened) -> Variants:
+    """Two files each within max_chunk_size whose data together are one byte over it
+    (4.17 check 5); none when that is too much for the suite to send."""
+    maximum = limits.max_chunk_size
+    if maximum > BATCH_BYTES_TRIED:
+        return []
+    first = content_of(maximum // 2, "half")
+    second = content_of(maximum - len(first) + 1, "other half")
+    request, data = upload_request(
+        [batch_entry(fixture, "half-1.bin", first), batch_entry(fixture, "half-2.bin", second)]
+    )
+    return [(f"two files of {maximum + 1} bytes together, over max_chunk_size", request, data)]
+
+
+#: Largest max_chunk_size the suite fills a batch up to (a few round trips of that size).
+BATCH_BYTES_TRIED = 16 * 1024 * 1024
+
+
+def _files_downloaded(row: Row) -> None:
+    """FILES_DOWNLOADED: each file with its size, time and digest, the data in order in
+    one data frame; the state stays IDLE (4.18)."""
+    fixture, session = row.fixture, row.session
+    times = listed(session, fixture.path, "read the files' modification times")
+    names = (DATA_FILE, "empty.txt", "sub/inner.txt", DATA_FILE)
+    outcomes = [
+        sent(fixture.model.content(name), times[name].modification_time_ns) for name in names
+    ]
+    download_batch(
+        session,
+        [fixture.remote(name) for name in names],
+        outcomes,
+        row.step("a batch of four files, one of them twice"),
+        row.limits.max_chunk_size,
+    )
+    outcomes = [sent(fixture.model.content("sub/inner.txt"))]
+    download_batch(
+        session,
+        [fixture.remote("sub//./inner.txt/")],
+        outcomes,
+        row.step("a file named with '//' and '/./'"),
+        row.limits.max_chunk_size,
+    )
+    check_tree(fixture, "downloading changed nothing")
+    check_state(session, State.IDLE, None)
+
+
+def unsupported_download_batches(fixture: Fixture, limits: pb.SessionOpened) -> Variants:
+    """DOWNLOAD_FILES whose compression or digest algorithm is not announced (4.18)."""
+    paths = [fixture.remote(DATA_FILE)]
+    compression = unsupported_compression(limits)
+    digest = unsupported_digest(limits)
+    return [
+        (
+            f"compression {compression}, which the server does not announce",
+            messages.download_files(paths, compression),
+            None,
+        ),
+        (
+            f"digest algorithm {digest}, which the server does not announce",
+            messages.download_files(paths, digest_algorithm=digest),
+            None,
+        ),
+        (
+            "digest algorithm 99 and a directory: the algorithm comes first",
+            messages.download_files([fixture.remote("sub")], digest_algorithm=99),
+            None,
+        ),
+    ]
+
+
+def bad_download_batches(fixture: Fixture, limits: pb.SessionOpened) -> Variants:
+    """DOWNLOAD_FILES the whole of which is ERROR BAD_REQUEST (4.18 checks 2 and 4)."""
+    good = fixture.remote(DATA_FILE)
+    variants: Variants = [
+        ("no paths", messages.download_files([]), None),
+        (
+            f"{MAX_BATCH_FILES + 1} paths, one more than a batch may name",
+            messages.download_files([fixture.remote("empty.txt")] * (MAX_BATCH_FILES + 1)),
+            None,
+        ),
+    ]
+    variants += [
+        (f"{what} between two good paths", messages.download_files([good, path, good]), None)
+        for what, path in _bad_paths(fixture)
+    ]
+    return variants
+
+
+def _batch_variants(
+    make: Callable[[Fixture, pb.SessionOpened], Variants],
+) -> Callable[[Row], Variants]:
+    def variants(row: Row) -> Variants:
+        return make(row.fixture, row.limits)
+
     return variants
 
 
@@ -1415,6 +1662,20 @@ def _provokers() -> dict[tuple[RequestKind, str], Provoker]:
             (RequestKind.FILE_DIGEST, "NOT_A_FILE"): _refusal(_digest_not_file, True),
             (RequestKind.FILE_DIGEST, "UNSUPPORTED_FEATURE"): _refusal(_digest_unsupported, True),
             (RequestKind.FILE_DIGEST, "BAD_REQUEST"): _refusal(_digest_bad_path, True),
+            (RequestKind.UPLOAD_FILES, "FILES_UPLOADED"): _files_uploaded,
+            (RequestKind.UPLOAD_FILES, "UNSUPPORTED_FEATURE"): _refusal(
+                _batch_variants(unsupported_upload_batches), True
+            ),
+            (RequestKind.UPLOAD_FILES, "BAD_REQUEST"): _refusal(
+                _batch_variants(bad_upload_batches), True
+            ),
+            (RequestKind.DOWNLOAD_FILES, "FILES_DOWNLOADED"): _files_downloaded,
+            (RequestKind.DOWNLOAD_FILES, "UNSUPPORTED_FEATURE"): _refusal(
+                _batch_variants(unsupported_download_batches), True
+            ),
+            (RequestKind.DOWNLOAD_FILES, "BAD_REQUEST"): _refusal(
+                _batch_variants(bad_download_batches), True
+            ),
         }
     )
     return table
@@ -1453,6 +1714,10 @@ def plausible_request(fixture: Fixture, kind: RequestKind) -> tuple[pb.Request, 
         return messages.copy_file(fixture.remote(DATA_FILE), fixture.path, "copied.bin"), None
     if kind is RequestKind.FILE_DIGEST:
         return messages.file_digest(fixture.remote(DATA_FILE)), None
+    if kind is RequestKind.UPLOAD_FILES:
+        return upload_request([batch_entry(fixture, "illegal-batch.bin", b"illegal batch")])
+    if kind is RequestKind.DOWNLOAD_FILES:
+        return messages.download_files([fixture.remote(DATA_FILE)]), None
     return messages.continue_removal(), None
 
 
