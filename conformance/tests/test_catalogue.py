@@ -77,6 +77,9 @@ def test_cases_come_sorted_by_section() -> None:
         ("4.1", "4.1/1", "4.16/IDLE/FILE_DIGEST/1"),
         ("4.5", "4.5.5/1", "4.15/1"),
         ("8", "8.5/1", "7.3/1"),
+        ("4.17", "4.17/IDLE/UPLOAD_FILES/1", "4.1/1"),
+        ("4.1", "4.1/1", "4.18/3"),
+        ("2.2", "2.2.2/1", "2.4/1"),
     ],
 )
 def test_sections_select_by_prefix(selector: str, chosen: str, not_chosen: str) -> None:
@@ -98,8 +101,17 @@ CASES_OF_1_1 = {
 }
 
 
-@pytest.mark.parametrize(("section", "count"), CASES_OF_1_1.items())
-def test_the_sections_of_protocol_1_1_have_their_cases(section: str, count: int) -> None:
+#: The requirement cases of protocol 1.2, by section (SPEC 4.17, 4.18, and the frames of
+#: a batch in 2.2.1 and 2.2.2).
+CASES_OF_1_2 = {
+    "4.17": 13,
+    "4.18": 6,
+    "2.2.2": 1,
+}
+
+
+@pytest.mark.parametrize(("section", "count"), [*CASES_OF_1_1.items(), *CASES_OF_1_2.items()])
+def test_the_sections_of_protocols_1_1_and_1_2_have_their_cases(section: str, count: int) -> None:
     for number in range(1, count + 1):
         case = CASES[f"{section}/{number}"]
         assert case.body is not None
@@ -113,9 +125,13 @@ def test_the_sections_of_protocol_1_1_have_their_cases(section: str, count: int)
         (RequestKind.MOVE_FILE, pb.FEATURE_MOVE),
         (RequestKind.COPY_FILE, pb.FEATURE_COPY),
         (RequestKind.FILE_DIGEST, pb.FEATURE_FILE_DIGEST),
+        (RequestKind.UPLOAD_FILES, pb.FEATURE_BATCH),
+        (RequestKind.DOWNLOAD_FILES, pb.FEATURE_BATCH),
     ],
 )
-def test_the_rows_of_a_request_of_1_1_need_its_feature(kind: RequestKind, feature: int) -> None:
+def test_the_rows_of_a_request_of_1_1_or_1_2_need_its_feature(
+    kind: RequestKind, feature: int
+) -> None:
     rules = [rule for rule in all_rules() if rule.kind is kind]
     legal = [rule for rule in rules if rule.section != ILLEGAL_SECTION]
     assert len(legal) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from remofile.conformance import (
+    batch_cases,
     change_cases,
     frame_cases,
     requirement_cases,
@@ -28,6 +29,7 @@ from remofile.core.transitions import ILLEGAL_SECTION, all_rules, case_id
 SECTION_TITLES = {
     "2.1": "ZeroMQ sockets",
     "2.2.1": "Frames of a request",
+    "2.2.2": "Frames of a response",
     "2.2.3": "Malformed messages",
     "2.4": "Message size",
     "3.1": "Token",
@@ -56,6 +58,8 @@ SECTION_TITLES = {
     "4.14": "MOVE_FILE",
     "4.15": "COPY_FILE",
     "4.16": "FILE_DIGEST",
+    "4.17": "UPLOAD_FILES",
+    "4.18": "DOWNLOAD_FILES",
     "6.2": "Pipelining: order",
     "6.5": "Pipelining: errors",
     "7.1": "Resuming transfers",
@@ -116,6 +120,7 @@ def all_cases() -> list[Case]:
         *frame_cases.CASES.cases,
         *requirement_cases.CASES.cases,
         *change_cases.CASES.cases,
+        *batch_cases.CASES.cases,
         stateful.CASE,
     ]
     return sorted(cases, key=lambda case: section_key(case.section))

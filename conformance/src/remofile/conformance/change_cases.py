@@ -1,6 +1,7 @@
 """Cases of protocol 1.1, which changes what exists: atomic replacement (SPEC.md 4.5.5),
 MOVE_FILE (4.14), COPY_FILE (4.15), FILE_DIGEST (4.16) and the features a server
-announces (8.5).
+announces (8.5, FEATURE_BATCH of protocol 1.2 included; the batches' own cases are in
+:mod:`remofile.conformance.batch_cases`).
 
 Each case needs the features it uses and is skipped, with the feature named, when the
 server does not announce them: a client must not use what is not announced, and a
@@ -11,6 +12,7 @@ wire: listings, downloads compared byte for byte, and digests.
 from __future__ import annotations
 
 from remofile.conformance import messages
+from remofile.conformance.batches import BatchEntry, download_batch, sent, stored, upload_batch
 from remofile.conformance.case import CaseList
 from remofile.conformance.context import CaseContext
 from remofile.conformance.expect import Accept, accepted, bad_request, refused, require
@@ -822,6 +824,22 @@ def _features(ctx: CaseContext) -> None:
             fixture.remote(DATA_FILE),
             fixture.model.content(DATA_FILE),
             "FEATURE_FILE_DIGEST: the digest of a file",
+        )
+    if pb.FEATURE_BATCH in features:
+        content = content_of(fixture.chunk_size // 3, "FEATURE_BATCH")
+        upload_batch(
+            session,
+            [BatchEntry(fixture.remote("emptydir"), "batch.bin", content)],
+            [stored()],
+            "FEATURE_BATCH: upload a batch of one file",
+        )
+        fixture.model.add_file("emptydir/batch.bin", content)
+        download_batch(
+            session,
+            [fixture.remote("emptydir/batch.bin"), fixture.remote(DATA_FILE)],
+            [sent(content), sent(fixture.model.content(DATA_FILE))],
+            "FEATURE_BATCH: download a batch of two files",
+            ctx.server_limits().max_chunk_size,
         )
     check_tree(fixture, "the tree holds what the features did")
     check_state(session, State.IDLE, None)
