@@ -25,6 +25,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from remofile.conformance import messages
+from remofile.conformance.batches import (
+    BatchEntry,
+    FileOutcome,
+    digest_value,
+    downloaded_check,
+    refused_file,
+    sent,
+    stored,
+    upload_request,
+    uploaded_check,
+)
 from remofile.conformance.case import Case
 from remofile.conformance.context import CaseContext
 from remofile.conformance.expect import Accept, CaseFailure, accepted, bad_request, refused
@@ -38,7 +49,7 @@ from remofile.conformance.scenarios import (
     transfer_accepted_check,
 )
 from remofile.conformance.session import Session
-from remofile.conformance.spec import is_valid_file_name, path_components
+from remofile.conformance.spec import is_valid_file_name, path_components, reason_name
 from remofile.conformance.transcript import Transcript
 from remofile.conformance.wire import DELIMITER, Reply
 from remofile.core.digests import effective_algorithm
@@ -95,6 +106,15 @@ DIGEST_ALGORITHMS = (
 
 #: Upload sizes, in chunks.
 UPLOAD_CHUNKS = (0.0, 0.5, 1.0, 1.5, 2.5)
+
+#: Files one UPLOAD_FILES or DOWNLOAD_FILES of a sequence names at most.
+BATCH_FILES = 4
+
+#: The refusals of a directory that is not one (4.5.3).
+DIRECTORY_FAULTS = {"FILE_NOT_FOUND", "NOT_A_DIRECTORY"}
+
+#: Digests of the files of an upload batch: mostly right, sometimes wrong.
+BATCH_DIGESTS = ("right", "right", "right", "wrong")
 
 #: Chunk variants of SEND_CHUNK: mostly right, sometimes wrong.
 CHUNK_VARIANTS = (
@@ -297,6 +317,10 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
                     None,
                 ),
                 RequestKind.FILE_DIGEST: (messages.file_digest(self.remote("f")), None),
+                RequestKind.UPLOAD_FILES: upload_request(
+                    [BatchEntry(self.base, "illegal-batch.bin", b"stray batch")]
+                ),
+                RequestKind.DOWNLOAD_FILES: (messages.download_files([self.remote("f")]), None),
             }
             return requests[kind]
 
@@ -525,6 +549,82 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             else:
                 check = file_digest_check(tree.content(path), algorithm)
                 self.call(request, [accepted("FILE_DIGESTED", check)])
+
+        @precondition(lambda machine: machine.model.state is State.IDLE)
+        @precondition(lambda machine: machine.has(pb.FEATURE_BATCH))
+        @rule(
+            files=st.lists(
+                st.tuples(
+                    st.sampled_from(DIRECTORIES),
+                    st.sampled_from(NAMES),
+                    st.sampled_from(UPLOAD_CHUNKS),
+                    st.sampled_from(BATCH_DIGESTS),
+                ),
+                min_size=1,
+                max_size=BATCH_FILES,
+                unique_by=lambda file: join(file[0], file[1]),
+            ),
+            replace=st.booleans(),
+        )
+        def upload_files(self, files: list[tuple[str, str, float, str]], replace: bool) -> None:
+            """A batch of whole files, each judged on its own (4.17); destinations differ,
+            as the order in which one batch's files appear is not given."""
+            replace = replace and self.has(pb.FEATURE_REPLACE)
+            mode = pb.CONFLICT_MODE_REPLACE if replace else pb.CONFLICT_MODE_UNSPECIFIED
+            entries: list[BatchEntry] = []
+            outcomes: list[FileOutcome] = []
+            placed: list[tuple[str, bytes]] = []
+            for directory, name, chunks, digest in files:
+                content = content_of(int(chunks * self.model.chunk_size), f"{directory}/{name}")
+                wrong = digest_value(content + b"+", 0) if digest == "wrong" else None
+                entries.append(BatchEntry(self.remote(directory), name, content, digest=wrong))
+                if not is_valid_file_name(name):
+                    refusal: Accept | None = refused("INVALID_FILE_NAME")
+                elif wrong is not None:
+                    refusal = refused("DIGEST_MISMATCH")
+                else:
+                    refusal = self._new_entry_refusal(directory, name, replace)
+                if refusal is None:
+                    outcomes.append(stored())
+                    placed.append((join(directory, name), content))
+                else:
+                    outcomes.append(refused_file(reason_name(refusal.reason)))
+            # A directory that another file of the batch creates is missing before it
+            # appears and a file after: either answer (4.17, files appear in no order).
+            destinations = {path for path, _ in placed}
+            for index, (directory, *_) in enumerate(files):
+                if directory in destinations and set(outcomes[index].reasons) <= DIRECTORY_FAULTS:
+                    outcomes[index] = refused_file("FILE_NOT_FOUND", "NOT_A_DIRECTORY")
+            request, data = upload_request(entries, conflict_mode=mode)
+            note = ", ".join(outcome.describe() for outcome in outcomes)
+            check = uploaded_check(outcomes, pb.COMPRESSION_UNSPECIFIED, 0)
+            self.call(request, [accepted("FILES_UPLOADED", check, note)], data)
+            for path, content in placed:
+                self.model.tree.add_file(path, content)
+
+        @precondition(lambda machine: machine.model.state is State.IDLE)
+        @precondition(lambda machine: machine.has(pb.FEATURE_BATCH))
+        @rule(paths=st.lists(st.sampled_from(DOWNLOAD_PATHS), min_size=1, max_size=BATCH_FILES))
+        def download_files(self, paths: list[str]) -> None:
+            """A batch of whole files: each sent or refused on its own, in order (4.18)."""
+            request = messages.download_files([self.remote(path) for path in paths])
+            if any(path_components(self.remote(path)) is None for path in paths):
+                self.call(request, [bad_request("a reserved name in a path (4.5.1)")])
+                return
+            tree = self.model.tree
+            outcomes: list[FileOutcome] = []
+            for path in paths:
+                directory = path.rpartition("/")[0]
+                if not tree.exists(path) or not tree.is_directory(directory):
+                    outcomes.append(refused_file("FILE_NOT_FOUND"))
+                elif tree.is_directory(path):
+                    outcomes.append(refused_file("NOT_A_FILE"))
+                else:
+                    outcomes.append(sent(tree.content(path)))
+            note = ", ".join(outcome.describe() for outcome in outcomes)
+            limit = binding.limits.max_chunk_size
+            check = downloaded_check(outcomes, pb.COMPRESSION_UNSPECIFIED, 0, limit)
+            self.call(request, [accepted("FILES_DOWNLOADED", check, note)])
 
         # -- UPLOAD, DOWNLOAD, DELETE -----------------------------------------------------
 
