@@ -124,9 +124,11 @@ def download_batch_request(
     compression: pb.Compression.ValueType,
     digest_algorithm: pb.DigestAlgorithm.ValueType,
     on_file: Callable[[int, pb.FileResult, memoryview], None],
+    on_end: Callable[[], None],
 ) -> Outgoing:
     """A DOWNLOAD_FILES request for ``paths``; ``on_file(index, result, encoded)`` is
-    called for each file of the answer in order, with its data as it travelled."""
+    called for each file of the answer in order, with its data as it travelled, then
+    ``on_end()``, even when a file raised (what was verified before is still kept)."""
     message = pb.DownloadFiles(
         paths=paths, compression=compression, digest_algorithm=digest_algorithm
     )
@@ -141,9 +143,12 @@ def download_batch_request(
         if sum(result.encoded_size for result in results) != view.nbytes:
             raise CorruptedResponse("a batch's sizes do not add up to its data")
         offset = 0
-        for index, result in enumerate(results):
-            on_file(index, result, view[offset : offset + result.encoded_size])
-            offset += result.encoded_size
+        try:
+            for index, result in enumerate(results):
+                on_file(index, result, view[offset : offset + result.encoded_size])
+                offset += result.encoded_size
+        finally:
+            on_end()
 
     return Outgoing("download_files", message, check)
 

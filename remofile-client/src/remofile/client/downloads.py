@@ -101,6 +101,19 @@ def _write_download(
         raise
 
 
+def _write_downloads(files: list[tuple[str, str, memoryview, int, bool]]) -> None:
+    """Write the verified files of a batch, each as :func:`_write_download` does; the
+    first failure is raised once every other file is written."""
+    failure: BaseException | None = None
+    for final, partial, data, modification_time_ns, replace in files:
+        try:
+            _write_download(final, partial, data, modification_time_ns, replace)
+        except Exception as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
 def _place(partial: str, final: str, replace: bool) -> None:
     """Move a complete download into place: with ``replace`` in one rename over an
     existing file, else without ever replacing an existing entry."""
@@ -453,19 +466,17 @@ class _DownloadBatch:
                 self._process_chunk(bytes(view), view.nbytes, view.nbytes, job.name)
             final = os.path.join(job.local_directory, job.name)
             partial = os.path.join(job.local_directory, _partial_name(job.name))
-            self._writer.submit(
-                functools.partial(
-                    _write_download,
-                    final,
-                    partial,
-                    view,
-                    result.modification_time_ns,
-                    job.replace,
-                )
-            )
+            verified.append((final, partial, view, result.modification_time_ns, job.replace))
 
+        def on_end() -> None:
+            # One job writes the batch's verified files: a job per file would cost more
+            # in hand-offs between threads than the writing of a small file itself.
+            if verified:
+                self._writer.submit(functools.partial(_write_downloads, list(verified)))
+
+        verified: list[tuple[str, str, memoryview, int, bool]] = []
         paths = [join_remote_path(job.remote_path) for job in jobs]
-        outgoing = download_batch_request(session, paths, compression, algorithm, on_file)
+        outgoing = download_batch_request(session, paths, compression, algorithm, on_file, on_end)
         outgoing.barrier = barrier
         return outgoing
 

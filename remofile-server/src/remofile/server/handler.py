@@ -263,7 +263,7 @@ class RequestHandler:
             (self.storage.can_move, pb.FEATURE_MOVE),
             (self.storage.can_copy, pb.FEATURE_COPY),
             (True, pb.FEATURE_FILE_DIGEST),
-            (True, pb.FEATURE_BATCH),
+            (self.storage.can_batch, pb.FEATURE_BATCH),
         )
         return [feature for has, feature in declared if has]
 
@@ -743,6 +743,8 @@ class RequestHandler:
         algorithm: pb.DigestAlgorithm.ValueType,
     ) -> tuple[pb.Compression.ValueType, pb.DigestAlgorithm.ValueType]:
         """The checks every batch starts with, in the order of SPEC.md 4.17 and 4.18."""
+        if not self.storage.can_batch:
+            raise BadRequest("this server takes no batches (no FEATURE_BATCH)")
         if not 1 <= count <= MAX_BATCH_FILES:
             raise BadRequest(f"a batch names 1 to {MAX_BATCH_FILES} files, not {count}")
         return self._compression(compression), self._digest_algorithm(algorithm)

@@ -14,11 +14,13 @@ import abc
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import logging
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +42,7 @@ from remofile.server.staging import (
     StagingArea,
     TreeRemoval,
 )
+from remofile.server.workers import WorkerThreads
 
 logger = logging.getLogger("remofile.server")
 
@@ -94,6 +97,12 @@ class WholeRead:
 class InvalidDestinationError(Exception):
     """A directory cannot be moved into itself or beneath itself (SPEC.md 4.14)."""
 
+
+#: Flags to open a directory for fsync.
+_OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+#: Files of a batch synced at once (store_files): the file system merges their commits.
+SYNC_THREADS = 8
 
 #: Bytes read at a time when a file is digested or copied without kernel help.
 STREAM_BLOCK_BYTES = 1 << 20
@@ -164,6 +173,9 @@ class Storage(abc.ABC):
     can_move = False
     #: :meth:`copy_file` is implemented (SPEC.md 4.15).
     can_copy = False
+    #: Batches of whole files, UPLOAD_FILES and DOWNLOAD_FILES (SPEC.md 4.17, 4.18), go
+    #: through :meth:`store_files` and :meth:`read_whole`, which every backend has.
+    can_batch = True
 
     @abc.abstractmethod
     def list_directory(self, directory: RemotePath, recursive: bool) -> list[EntryInfo]:
@@ -337,19 +349,6 @@ def _attempt(operation: Callable[[int], None], fd: int) -> BaseException | None:
     return None
 
 
-def _sync_directory(local: str) -> None:
-    """Make the entries of a directory durable; a failure is logged, as the files in it
-    are already durable and named (the next flush of the file system keeps the names)."""
-    try:
-        fd = os.open(local, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        logger.warning("could not sync a directory after a batch: %s", error.strerror)
-
-
 def _is_inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
@@ -494,6 +493,9 @@ class LocalStorage(Storage):
         self._areas: dict[int, StagingArea] = {}
         # The root's staging area is checked now: a server refuses to start without one.
         self._root_area = self._area_at(self.root)
+        #: Threads that sync the files of a batch together (store_files), made on first use.
+        self._syncers: WorkerThreads | None = None
+        self._syncers_lock = threading.Lock()
 
     def _area_at(self, top: str) -> StagingArea:
         area = StagingArea(top, self._budget)
@@ -519,6 +521,9 @@ class LocalStorage(Storage):
     def close(self) -> None:
         for area in self._areas.values():
             area.close()
+        if self._syncers is not None:
+            self._syncers.shutdown()
+            self._syncers = None
 
     # -- paths --------------------------------------------------------------
 
@@ -707,8 +712,9 @@ class LocalStorage(Storage):
                 else:
                     unnamed.append((index, *written))
             if sync:
-                for index, fd, _ in unnamed:
-                    outcomes[index] = _attempt(os.fsync, fd)
+                synced = self._sync_all([fd for _, fd, _ in unnamed])
+                for (index, _, _), outcome in zip(unnamed, synced, strict=True):
+                    outcomes[index] = outcome
             named_in: set[str] = set()
             for index, fd, parent in unnamed:
                 if outcomes[index] is not None:
@@ -726,9 +732,36 @@ class LocalStorage(Storage):
             for _, fd, _ in unnamed:
                 os.close(fd)
         if sync:
-            for parent in named_in:
-                _sync_directory(parent)
+            self._sync_directories(named_in)
         return outcomes
+
+    def _sync_all(self, descriptors: list[int]) -> list[BaseException | None]:
+        """fsync every descriptor, several at once: the file system then commits them
+        together (one journal commit for many files) instead of one after another."""
+        if len(descriptors) < 2:
+            return [_attempt(os.fsync, fd) for fd in descriptors]
+        with self._syncers_lock:
+            if self._syncers is None:
+                self._syncers = WorkerThreads(SYNC_THREADS, "remofile-sync")
+            syncers = self._syncers
+        futures = [syncers.submit(functools.partial(os.fsync, fd)) for fd in descriptors]
+        return [future.exception() for future in futures]
+
+    def _sync_directories(self, directories: set[str]) -> None:
+        """Make the new names in ``directories`` durable. A failure is logged, not
+        reported: the files are durable and named, and the file system's next commit
+        keeps the names."""
+        descriptors: list[int] = []
+        try:
+            for local in directories:
+                with contextlib.suppress(OSError):
+                    descriptors.append(os.open(local, _OPEN_DIRECTORY))
+            for error in self._sync_all(descriptors):
+                if isinstance(error, OSError):
+                    logger.warning("could not sync a directory after a batch: %s", error.strerror)
+        finally:
+            for fd in descriptors:
+                os.close(fd)
 
     def _write_unnamed(self, file: WholeFile) -> tuple[int, str] | None:
         """An unnamed file holding ``file``'s bytes in its directory, and that directory;
