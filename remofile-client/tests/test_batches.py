@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_harness import TOKEN, CALL_TIMEOUT_MS, Layout, serve_in_thread
+from client_harness import CALL_TIMEOUT_MS, TOKEN, Layout, serve_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from remofile.client import Client
@@ -117,7 +117,7 @@ def test_each_file_of_a_batch_fails_on_its_own(client: Client, layout: Layout) -
     (layout.local / "one.txt").write_bytes(b"one")
     (layout.root / "taken.txt").write_bytes(b"old")
     (layout.root / "file").write_bytes(b"")
-    with pytest.raises(FileExistsError, match="taken.txt"):
+    with pytest.raises(FileExistsError, match=r"taken\.txt"):
         client.upload_file(layout.local / "one.txt", "/", name="taken.txt", timeout=T)
     assert (layout.root / "taken.txt").read_bytes() == b"old"
     with pytest.raises(DestinationNotFound, match="/missing"):
@@ -127,7 +127,7 @@ def test_each_file_of_a_batch_fails_on_its_own(client: Client, layout: Layout) -
     # In a tree being merged, a directory where a file goes is refused, the rest lands.
     make_tree(layout.local / "t", {"a.txt": b"a", "b.txt": b"b", "c.txt": b"c"})
     (layout.root / "t" / "b.txt").mkdir(parents=True)
-    with pytest.raises(IsADirectoryError, match="b.txt"):
+    with pytest.raises(IsADirectoryError, match=r"b\.txt"):
         client.upload_directory(layout.local / "t", "/", replace=True, timeout=T)
     assert (layout.root / "t" / "a.txt").read_bytes() == b"a"
     assert (layout.root / "t" / "c.txt").read_bytes() == b"c"
@@ -181,7 +181,7 @@ def test_a_file_gone_from_a_batch_download_is_source_not_found(
             DownloadJob(("gone.txt",), str(target), "gone.txt", expected_size=4),
         ]
     )
-    with pytest.raises(SourceNotFound, match="gone.txt"):
+    with pytest.raises(SourceNotFound, match=r"gone\.txt"):
         run_downloads(client, jobs, 1024 * 1024, None, False, False, T)
     # What was verified before the failure is still written, whole.
     assert (target / "here.txt").read_bytes() == b"here"
