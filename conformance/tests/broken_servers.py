@@ -224,6 +224,110 @@ class LeaksHostPaths(RequestHandler):
         return reply
 
 
+class AnswersBatchesOutOfOrder(RequestHandler):
+    """Lists a batch's results in the order its files were finished (here the reverse of
+    the request's, as a pool of workers may finish them), not one for one in order."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if kind_name not in ("upload_files", "download_files"):
+            return reply
+
+        def reverse(response: pb.Response) -> None:
+            results = list(response.batch.files)
+            del response.batch.files[:]
+            response.batch.files.extend(reversed(results))
+
+        if reply.complete is None:
+            reverse(reply.response)
+            return reply
+        complete = reply.complete
+
+        def complete_reversed(response: pb.Response) -> None:
+            complete(response)
+            reverse(response)
+
+        return dataclasses.replace(reply, complete=complete_reversed)
+
+
+class TrustsBatchDigests(RequestHandler):
+    """Never compares a batch's files with their digests: it takes the digest of what
+    arrived for the one the client sent, so a corrupted file is stored as good."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        batch = request.upload_files
+        plain = batch.compression in (pb.COMPRESSION_UNSPECIFIED, pb.COMPRESSION_NONE)
+        if kind_name == "upload_files" and plain and data is not None:
+            offset = 0
+            for file in batch.files:
+                piece = bytes(data[offset : offset + file.encoded_size])
+                offset += file.encoded_size
+                try:
+                    hasher = new_hasher(batch.digest_algorithm)
+                except KeyError:
+                    break  # an algorithm it does not have: refused before digests matter
+                hasher.update(piece)
+                if len(file.digest) == 32:
+                    file.digest = hasher.digest()
+        return super().handle(request, kind_name, data)
+
+
+class StoresBatchesFileByFile(RequestHandler):
+    """Stores a batch one file at a time as it reads the data frame, and answers
+    BAD_REQUEST at the first file that does not add up, after the files before it were
+    written (SPEC 4.17: nothing of a batch answered as a whole may be written)."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        batch = request.upload_files
+        if kind_name != "upload_files" or data is None or not 1 <= len(batch.files) <= 256:
+            return super().handle(request, kind_name, data)
+        frame = bytes(data)
+        offset = 0
+        results: list[pb.FileResult] = []
+        settings: pb.BatchResult | None = None
+        for file in batch.files:
+            piece = frame[offset : offset + file.encoded_size]
+            offset += file.encoded_size
+            one = pb.Request(token=request.token, session_id=request.session_id)
+            one.upload_files.CopyFrom(batch)
+            del one.upload_files.files[:]
+            one.upload_files.files.append(file)
+            response = super().handle(one, kind_name, piece).settled()
+            if response.type != pb.RESPONSE_TYPE_ACCEPTED:
+                return Reply(response)
+            results.extend(response.batch.files)
+            settings = response.batch
+        if offset != len(frame):
+            return super().handle(request, kind_name, data)
+        assert settings is not None
+        answer = pb.Response(type=pb.RESPONSE_TYPE_ACCEPTED, reason=pb.REASON_FILES_UPLOADED)
+        answer.batch.compression = settings.compression
+        answer.batch.digest_algorithm = settings.digest_algorithm
+        answer.batch.files.extend(results)
+        return Reply(answer)
+
+
+class IgnoresBatchTimes(RequestHandler):
+    """Stores every file of a batch with the time of its arrival, whatever time was sent."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name == "upload_files":
+            for file in request.upload_files.files:
+                file.modification_time_ns = 0
+        return super().handle(request, kind_name, data)
+
+
+class OmitsEmptyBatchData(RequestHandler):
+    """Sends FILES_DOWNLOADED without a data frame when no byte was sent (SPEC 2.2.2
+    wants one, empty)."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        reply = super().handle(request, kind_name, data)
+        if kind_name == "download_files" and reply.data is not None and not len(reply.data):
+            reply.data = None
+        return reply
+
+
 # -- faults of the session gate -------------------------------------------------------------------
 
 
@@ -447,6 +551,57 @@ def protocol_1_0_server(root: Path) -> Iterator[RunningServer]:
             proxy.close()
 
 
+# -- a server of protocol 1.1 -------------------------------------------------------------------------
+
+#: Request kinds protocol 1.2 added; a server of 1.1 sees a Request without a kind.
+KINDS_OF_1_2 = ("upload_files", "download_files")
+
+
+def _as_1_1_request(frames: list[bytes]) -> list[bytes]:
+    """What a server of protocol 1.1 understands of a request: no kind of 1.2."""
+    if len(frames) < 2:
+        return frames
+    request = pb.Request()
+    try:
+        request.ParseFromString(frames[1])
+    except DecodeError:
+        return frames
+    kind = request.WhichOneof("kind")
+    if kind not in KINDS_OF_1_2:
+        return frames
+    request.ClearField(kind)  # type: ignore[arg-type]
+    return [frames[0], request.SerializeToString(), *frames[2:]]
+
+
+def _as_1_1_reply(frames: list[bytes]) -> list[bytes]:
+    """SessionOpened as a server of protocol 1.1 sends it: without FEATURE_BATCH."""
+    if len(frames) < 2:
+        return frames
+    response = pb.Response()
+    try:
+        response.ParseFromString(frames[1])
+    except DecodeError:
+        return frames
+    if not response.HasField("session_opened"):
+        return frames
+    features = [f for f in response.session_opened.features if f != pb.FEATURE_BATCH]
+    del response.session_opened.features[:]
+    response.session_opened.features.extend(features)
+    return [frames[0], response.SerializeToString(), *frames[2:]]
+
+
+@contextlib.contextmanager
+def protocol_1_1_server(root: Path) -> Iterator[RunningServer]:
+    """Our server as a server of protocol 1.1 looks to a client: every feature but
+    FEATURE_BATCH announced, and the requests of 1.2 malformed (2.2.3/3, SPEC 8.5)."""
+    with running_server(root) as server:
+        proxy = RewritingProxy(server.endpoint, _as_1_1_request, _as_1_1_reply)
+        try:
+            yield RunningServer(proxy.endpoint, root, server.server)
+        finally:
+            proxy.close()
+
+
 # -- the catalogue of faults --------------------------------------------------------------------------
 
 
@@ -594,6 +749,35 @@ FAULTS = (
     ),
     Fault(
         "moves-by-copying", ("4.14",), "4.14/IDLE/MOVE_FILE/1", _swap(handler_class=MovesByCopying)
+    ),
+    Fault(
+        "answers-batches-out-of-order",
+        ("4.17/3",),
+        "4.17/3",
+        _swap(handler_class=AnswersBatchesOutOfOrder),
+    ),
+    Fault(
+        "answers-download-batches-out-of-order",
+        ("4.18/1",),
+        "4.18/1",
+        _swap(handler_class=AnswersBatchesOutOfOrder),
+    ),
+    Fault("trusts-batch-digests", ("4.17/2",), "4.17/2", _swap(handler_class=TrustsBatchDigests)),
+    Fault(
+        "stores-batches-file-by-file",
+        ("4.17/8",),
+        "4.17/8",
+        _swap(handler_class=StoresBatchesFileByFile),
+    ),
+    Fault(
+        "stores-batches-file-by-file-row",
+        ("4.17/IDLE/UPLOAD_FILES/3",),
+        "4.17/IDLE/UPLOAD_FILES/3",
+        _swap(handler_class=StoresBatchesFileByFile),
+    ),
+    Fault("ignores-batch-times", ("4.17/1",), "4.17/1", _swap(handler_class=IgnoresBatchTimes)),
+    Fault(
+        "omits-empty-batch-data", ("2.2.2",), "2.2.2/1", _swap(handler_class=OmitsEmptyBatchData)
     ),
 )
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from broken_servers import FAULTS, STOPS_ANSWERING, Fault, protocol_1_0_server
+from broken_servers import (
+    FAULTS,
+    STOPS_ANSWERING,
+    Fault,
+    protocol_1_0_server,
+    protocol_1_1_server,
+)
 from conformance_serving import plant_outside_link, run_suite
 from remofile.conformance.report import summary
 from remofile.conformance.results import Status
@@ -22,6 +29,20 @@ SECTIONS_OF_1_1 = (
     "4.13/UPLOAD/MOVE_FILE",
     "4.13/DOWNLOAD/COPY_FILE",
     "4.13/DELETE/FILE_DIGEST",
+)
+
+
+#: The cases of protocol 1.2 (SPEC 4.17, 4.18, the frames of a batch, 8.5), and illegal
+#: pairs of its requests.
+SECTIONS_OF_1_2 = (
+    "2.2.1/3",
+    "2.2.2",
+    "4.17",
+    "4.18",
+    "8.5",
+    "4.13/UPLOAD/UPLOAD_FILES",
+    "4.13/DOWNLOAD/DOWNLOAD_FILES",
+    "4.13/DELETE/UPLOAD_FILES",
 )
 
 
@@ -88,5 +109,28 @@ def test_a_server_of_protocol_1_0_fails_no_case_of_1_1(tmp_path: Path) -> None:
         "4.13/UPLOAD/MOVE_FILE/1",
         "4.13/DOWNLOAD/COPY_FILE/1",
         "4.13/DELETE/FILE_DIGEST/1",
+    ):
+        assert results[case_id].status is Status.PASS, case_id
+
+
+@pytest.mark.parametrize("server", [protocol_1_0_server, protocol_1_1_server])
+def test_a_server_without_batches_fails_no_case_of_1_2(server: Any, tmp_path: Path) -> None:
+    """A server that does not announce FEATURE_BATCH is not judged on batches: their
+    cases are skipped with the feature named, and the illegal pairs of the new requests
+    still hold for it, as it answers them BAD_REQUEST (SPEC 8.5 item 5)."""
+    with server(tmp_path) as running:
+        report = run_suite(running.target(), SECTIONS_OF_1_2)
+    assert report.setup_error is None
+    assert not report.failed, summary(report)
+    results = {result.case.id: result for result in report.results}
+    for case_id, result in results.items():
+        if case_id.startswith(("4.17", "4.18", "2.2")) and result.case.body is not None:
+            assert result.status is Status.SKIP, case_id
+            assert "FEATURE_BATCH" in (result.reason or ""), result.reason
+    for case_id in (
+        "8.5/1",
+        "4.13/UPLOAD/UPLOAD_FILES/1",
+        "4.13/DOWNLOAD/DOWNLOAD_FILES/1",
+        "4.13/DELETE/UPLOAD_FILES/1",
     ):
         assert results[case_id].status is Status.PASS, case_id
