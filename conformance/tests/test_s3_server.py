@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_serving import run_suite, running_server
+from conformance_serving import SKIPPED_WITH_DEFAULT_LIMITS, run_suite, running_server
 from remofile.conformance.cases import all_cases
 from remofile.conformance.context import UNPROVOKABLE
 from remofile.conformance.report import failure_details
@@ -28,6 +28,11 @@ EXPECTED_FAILURES = Path(__file__).with_name("expected_failures_ours_s3.txt")
 FULL_RUN_BUDGET_S = 180
 
 BUCKET = "remofile-tests"
+
+#: Expected failures that leave keys behind, stored below a file or a missing directory
+#: where no removal of the tree reaches them (expected_failures_ours_s3.txt): while one of
+#: them fails, the prefix cannot be left as found.
+LEAVES_KEYS_BEHIND = frozenset({"4.17/3", "4.17/4", "4.13/stateful/1"})
 
 
 def _keys(client: Any, prefix: str) -> set[str]:
@@ -69,9 +74,11 @@ def test_our_server_on_s3_passes(
     assert report.setup_error is None
     result = next(result for result in report.results if result.case.id == case_id)
     if result.status is Status.SKIP:
-        assert result.reason == UNPROVOKABLE or "FEATURE_MOVE" in (result.reason or ""), (
-            f"{case_id} skipped: {result.reason}"
-        )
+        assert (
+            result.reason == UNPROVOKABLE
+            or "FEATURE_MOVE" in (result.reason or "")
+            or case_id in SKIPPED_WITH_DEFAULT_LIMITS
+        ), f"{case_id} skipped: {result.reason}"
         return
     details = "\n".join(failure_details(result, verbose=True))
     assert result.status in (Status.PASS, Status.XFAIL), (
@@ -97,6 +104,13 @@ def test_the_prefix_is_left_as_found_and_nothing_outside_touched(
     s3_run: tuple[RunReport, set[str], set[str], Any, str],
 ) -> None:
     report, before, outside, client, prefix = s3_run
+    failing = sorted(
+        result.case.id
+        for result in report.results
+        if result.case.id in LEAVES_KEYS_BEHIND and result.status is Status.XFAIL
+    )
+    if failing:
+        pytest.xfail(f"expected failures that leave keys behind: {', '.join(failing)}")
     assert report.notes == []
     deadline = time.monotonic() + 10
     while _keys(client, prefix) != before and time.monotonic() < deadline:
