@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import io
 import os
@@ -82,7 +83,7 @@ SSH_TOOL_NAMES = ["sftp", "sftp aes128-gcm", "scp", "rsync/ssh"]
 #: show what durability costs.
 NO_FSYNC = "remofile (no fsync)"
 #: The scenarios the server without fsync runs in.
-NO_FSYNC_SCENARIOS = frozenset({"big_up", "tree_up"})
+NO_FSYNC_SCENARIOS = frozenset({"big_up", "tree_up", "tree20k_up"})
 #: The raw stream that syncs its file at the end, as Remofile's server does: the limit
 #: for durable uploads, timed on the big upload only.
 RAW_FSYNC = report.RAW_FSYNC
@@ -116,7 +117,7 @@ WAN_BIG_BYTES = 256 * MIB
 
 #: The tree of mixed small files: its count (a tenth with --quick), and the tools timed.
 TREE20K_FILES = 20_000
-TREE20K_TOOLS = frozenset({"remofile", "rsync/ssh", "cp (disk)", "sftp"})
+TREE20K_TOOLS = frozenset({"remofile", NO_FSYNC, "rsync/ssh", "cp (disk)", "sftp"})
 
 #: Reads through fsspec.open: how many at random offsets, and of how many bytes.
 RANDOM_READS = 1000
@@ -799,6 +800,11 @@ def main(argv: list[str] | None = None) -> int:
             meta["elapsed_seconds"] = round(time.monotonic() - started, 1)
             if wan_link:
                 meta["wan_link"] = wan_link
+            if encoded:
+                meta["compression_codec"] = {
+                    f"{tree}/{variant}": dataclasses.asdict(found)
+                    for (tree, variant), found in encoded.items()
+                }
             results = Results(meta, tool_names, scenarios, idle, setup_seconds, notes)
         except KeyboardInterrupt:
             print("interrupted: cleaning up", file=sys.stderr)
