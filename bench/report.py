@@ -80,7 +80,7 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
     header = f"  {'tool':<17} {scenario.unit + ' median [range]':<26}"
     header += " p90 ms  p99 ms" if latency else "  cpu-c s  cpu-s s  rss-c MiB  rss-s MiB"
     if wire:
-        header += "  wire MiB  ratio"
+        header += "  wire MiB  ratio  cpu-c s/GiB"
     lines.append(header)
     for tool in tools:
         result = scenario.results.get(tool)
@@ -102,7 +102,12 @@ def scenario_table(scenario: Scenario, tools: list[str]) -> list[str]:
         if wire and summary.wire_bytes is not None:
             moved = scenario.moved_bytes
             ratio = f"{moved / summary.wire_bytes:.2f}" if moved and summary.wire_bytes else "-"
-            row += f"  {summary.wire_bytes / MIB:>8.1f}  {ratio:>5}"
+            per_gib = (
+                f"{summary.client_cpu / (moved / GIB):.1f}"
+                if moved and summary.client_cpu is not None
+                else "-"
+            )
+            row += f"  {summary.wire_bytes / MIB:>8.1f}  {ratio:>5}  {per_gib:>11}"
         if result.errors:
             row += f"  ({len(result.errors)} failed run(s): {result.errors[0][:60]})"
         lines.append(row)
@@ -378,7 +383,8 @@ def render(results: Results) -> str:
         lines.append("")
     lines.append(
         "cpu-c/cpu-s: CPU seconds of the client/server side (user + system); "
-        "rss-c/rss-s: peak resident memory of each side."
+        "rss-c/rss-s: peak resident memory of each side; wire MiB: bytes on the wire (see "
+        "the notes), ratio: data / wire, cpu-c s/GiB: client CPU per GiB of data."
     )
     if results.ssh_setup_seconds is not None:
         lines.append(
