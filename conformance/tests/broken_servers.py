@@ -307,6 +307,21 @@ class StoresBatchesFileByFile(RequestHandler):
         return Reply(answer)
 
 
+class SendsBatchesUncompressed(RequestHandler):
+    """Sends a downloaded batch's files as they are, whatever compression was asked, and
+    still names that compression in the answer."""
+
+    def handle(self, request: pb.Request, kind_name: str, data: Any) -> Reply:
+        if kind_name != "download_files":
+            return super().handle(request, kind_name, data)
+        asked = request.download_files.compression
+        request.download_files.compression = pb.COMPRESSION_NONE
+        reply = super().handle(request, kind_name, data)
+        if reply.response.HasField("batch") and asked != pb.COMPRESSION_UNSPECIFIED:
+            reply.response.batch.compression = asked
+        return reply
+
+
 class IgnoresBatchTimes(RequestHandler):
     """Stores every file of a batch with the time of its arrival, whatever time was sent."""
 
@@ -776,6 +791,12 @@ FAULTS = (
         _swap(handler_class=StoresBatchesFileByFile),
     ),
     Fault("ignores-batch-times", ("4.17/1",), "4.17/1", _swap(handler_class=IgnoresBatchTimes)),
+    Fault(
+        "sends-batches-uncompressed",
+        ("4.18/5",),
+        "4.18/5",
+        _swap(handler_class=SendsBatchesUncompressed),
+    ),
     Fault(
         "omits-empty-batch-data", ("2.2.2",), "2.2.2/1", _swap(handler_class=OmitsEmptyBatchData)
     ),
