@@ -29,11 +29,6 @@ FULL_RUN_BUDGET_S = 180
 
 BUCKET = "remofile-tests"
 
-#: Expected failures that leave keys behind, stored below a file or a missing directory
-#: where no removal of the tree reaches them (expected_failures_ours_s3.txt): while one of
-#: them fails, the prefix cannot be left as found.
-LEAVES_KEYS_BEHIND = frozenset({"4.17/3", "4.17/4", "4.13/stateful/1"})
-
 
 def _keys(client: Any, prefix: str) -> set[str]:
     paginator = client.get_paginator("list_objects_v2")
@@ -104,13 +99,6 @@ def test_the_prefix_is_left_as_found_and_nothing_outside_touched(
     s3_run: tuple[RunReport, set[str], set[str], Any, str],
 ) -> None:
     report, before, outside, client, prefix = s3_run
-    failing = sorted(
-        result.case.id
-        for result in report.results
-        if result.case.id in LEAVES_KEYS_BEHIND and result.status is Status.XFAIL
-    )
-    if failing:
-        pytest.xfail(f"expected failures that leave keys behind: {', '.join(failing)}")
     assert report.notes == []
     deadline = time.monotonic() + 10
     while _keys(client, prefix) != before and time.monotonic() < deadline:

@@ -713,15 +713,23 @@ def machine_for(binding: Binding) -> type[RuleBasedStateMachine]:
             session = self.session
             try:
                 session.quietly(messages.cancel_transfer(), "clean-up: abandon any transfer")
+                going_on = (pb.REASON_REMOVAL_STARTED, pb.REASON_ENTRIES_REMOVED)
+
+                def remove(path: str, why: str) -> None:
+                    reply = session.quietly(messages.remove_file(path), why)
+                    for _ in range(100):
+                        if reply is None or reply.response.reason not in going_on:
+                            break
+                        reply = session.quietly(messages.continue_removal(), why)
+
                 for request in self.abandoned:
+                    # A resume is refused where the name was taken since (by a batch, a
+                    # move, a copy...): free the name first, so the staged data goes.
+                    upload = request.upload_file
+                    remove(f"{upload.directory.rstrip('/')}/{upload.name}", "clean-up: free")
                     session.quietly(request, "clean-up: resume an abandoned upload")
                     session.quietly(messages.cancel_transfer(), "clean-up: and cancel it")
-                reply = session.quietly(messages.remove_file(self.base), "clean-up: remove it all")
-                going_on = (pb.REASON_REMOVAL_STARTED, pb.REASON_ENTRIES_REMOVED)
-                for _ in range(100):
-                    if reply is None or reply.response.reason not in going_on:
-                        break
-                    reply = session.quietly(messages.continue_removal(), "clean-up: remove it all")
+                remove(self.base, "clean-up: remove it all")
                 session.quietly(messages.goodbye(), "clean-up: end the session")
             finally:
                 session.connection.close()

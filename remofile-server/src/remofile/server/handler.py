@@ -847,7 +847,10 @@ class RequestHandler:
         for path in paths:
             result = batch.files.add()
             try:
-                read = self.storage.read_whole(path, min(largest, room))
+                # Uncompressed, a file must fit in the room left; compressed, it is read
+                # if it may (SPEC.md 4.18: what must fit is its encoded data).
+                most = min(largest, room) if compression == pb.COMPRESSION_NONE else largest
+                read = self.storage.read_whole(path, most)
                 if read.data is None:
                     raise Refusal(
                         pb.REASON_INCORRECT_FILE_SIZE,

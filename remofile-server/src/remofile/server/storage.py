@@ -244,12 +244,13 @@ class Storage(abc.ABC):
         place, or the exception that kept it out; other files are stored regardless.
         When ``sync``, every file stored is durable, data and name, before this returns.
 
-        The default stores one file after another; a backend may share the cost of
-        durability across the batch.
+        The default checks and stores one file after another; a backend may share the
+        cost of durability across the batch.
         """
         outcomes: list[BaseException | None] = []
         for file in files:
             try:
+                self.check_new_entry(file.directory, file.name, file.replace)
                 self.store_file(
                     file.directory,
                     file.name,
