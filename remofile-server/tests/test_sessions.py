@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from remofile.core import AccessDeniedError, ServerBusyError
+from remofile.server.storage import EntryInfo, LocalStorage
 from server_harness import (
     CALL_TIMEOUT_MS,
     Layout,
@@ -159,3 +161,37 @@ def test_expired_session_is_not_reopened_while_another_client_holds_the_server(
 def test_closing_a_client_that_never_called_is_harmless(served: RunningServer) -> None:
     served.client().close()
     assert served.client().list_files("/", timeout=CALL_TIMEOUT_MS) == {}
+
+
+class SlowListingStorage(LocalStorage):
+    """A local directory whose listings take longer than a session's timeout, as a
+    remote backend's can: the work of one request, not silence of the client."""
+
+    def list_directory(self, directory: tuple[str, ...], recursive: bool) -> list[EntryInfo]:
+        time.sleep(SESSION_TIMEOUT_MS * 2 / 1000)
+        return super().list_directory(directory, recursive)
+
+
+def test_a_request_longer_than_the_timeout_keeps_its_session(layout: Layout) -> None:
+    """SPEC 3.4.1: the work on an admitted request and its answer count as activity, so
+    a slow request neither ends its own session nor lets another client in meanwhile."""
+    (layout.root / "kept").write_bytes(b"")
+    storage = SlowListingStorage(layout.root)
+    with serve_in_thread(
+        layout.root, storage=storage, session_timeout_ms=SESSION_TIMEOUT_MS
+    ) as running:
+        owner, other = running.client(), running.client()
+        owner.create_file("first", "/", timeout=CALL_TIMEOUT_MS)
+        listed: list[list[str]] = []
+        slow = threading.Thread(
+            target=lambda: listed.append(sorted(owner.list_files("/", timeout=CALL_TIMEOUT_MS)))
+        )
+        slow.start()
+        time.sleep(SESSION_TIMEOUT_MS * 1.5 / 1000)  # past the timeout, mid-request
+        with pytest.raises(ServerBusyError):
+            other.create_file("intruder", "/", timeout=CALL_TIMEOUT_MS)
+        slow.join(CALL_TIMEOUT_MS / 1000)
+        assert listed == [["first", "kept"]]
+        wait_for_expiry()  # silence, now: the session ends as before
+        other.create_file("other", "/", timeout=CALL_TIMEOUT_MS)
+    assert visible_entries(layout.root) == ["first", "kept", "other"]

@@ -201,6 +201,12 @@ class SessionGate:
         # Ids are compared in constant time each; the set is small and bounded.
         return any(hmac.compare_digest(ended, session_id) for ended in self._ended)
 
+    def touch(self, now_ms: int) -> None:
+        """The server is working on, or has just answered, a request of the live
+        session: that is activity too, so a long request never ends its own session."""
+        if self.session_id is not None:
+            self._last_seen_ms = max(self._last_seen_ms, now_ms)
+
     def deadline_ms(self) -> int | None:
         """When the live session expires if nothing arrives, or None with no session."""
         if self.session_id is None:

@@ -157,6 +157,8 @@ class Server:
         self._storage = storage
         #: Replies not sent yet, per connection, in request order (see :meth:`_flush`).
         self._outboxes: dict[tuple[bytes, ...], deque[_Outgoing]] = {}
+        #: When a request of the live session was last answered (0: not since the last turn).
+        self._answered_at_ms = 0
         #: One log line per session (session_log.py).
         self._session_log = SessionLog()
 
@@ -441,6 +443,10 @@ class Server:
                 placer.clear_wakeups()
                 worker.clear_wakeups()
                 self._flush(socket)
+            if self._outboxes or self._answered_at_ms:
+                # Work in progress, or answered since the last turn (SPEC.md 3.4.1).
+                gate.touch(_now_ms() if self._outboxes else self._answered_at_ms)
+                self._answered_at_ms = 0
             if gate.expire(_now_ms()):
                 logger.info("session expired")
                 worker.submit(handler.end_session)
@@ -568,6 +574,7 @@ class Server:
                 response = reply.settled()
                 if outgoing.kind:
                     self._session_log.handled(outgoing.kind, outgoing.data, response, reply.data)
+                    self._answered_at_ms = _now_ms()
                 self._send(socket, outgoing.envelope, response, reply.data)
             if not outbox:
                 del self._outboxes[key]
