@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from remofile.conformance import messages
 from remofile.conformance.batches import (
-    DONE,
     BatchEntry,
     FileOutcome,
     compression_label,
@@ -28,7 +27,7 @@ from remofile.conformance.batches import (
 )
 from remofile.conformance.case import CaseList
 from remofile.conformance.context import CaseContext
-from remofile.conformance.expect import accepted, bad_request, refused, require
+from remofile.conformance.expect import accepted, bad_request, refused
 from remofile.conformance.scenarios import (
     DATA_FILE,
     Fixture,
@@ -55,7 +54,7 @@ from remofile.conformance.transition_cases import (
     unsupported_compression,
     unsupported_digest,
 )
-from remofile.conformance.wire import DELIMITER, Reply
+from remofile.conformance.wire import DELIMITER
 from remofile.core.digests import algorithm_name
 from remofile.core.transitions import State
 from remofile.v1 import remofile_pb2 as pb
@@ -583,22 +582,19 @@ def _upload_discards_staged(ctx: CaseContext) -> None:
 @CASES.define(
     "4.17/13",
     "UPLOAD_FILES naming the same destination twice, without and with REPLACE",
-    "files of one batch appear one by one, in no particular order: without REPLACE one of "
-    "the two takes the name and the other is refused FILE_ALREADY_EXISTS; with REPLACE both "
-    "are stored and the name holds one of them whole (4.17)",
-    "one TRANSFER_COMPLETED and one FILE_ALREADY_EXISTS; then two TRANSFER_COMPLETED",
+    "files of a batch are stored in the order of the request: without REPLACE the earlier "
+    "takes the name and the later is refused FILE_ALREADY_EXISTS; with REPLACE both are "
+    "stored and the later wins (4.17)",
+    "TRANSFER_COMPLETED then FILE_ALREADY_EXISTS, the first file's bytes; then two "
+    "TRANSFER_COMPLETED and the second file's bytes",
 )
 def _upload_same_name_twice(ctx: CaseContext) -> None:
     session, fixture = _fixture(ctx)
     first, second = content_of(100, "first"), content_of(120, "second")
-    either = FileOutcome((DONE, TAKEN))
     entries = [batch_entry(fixture, "twice.bin", first), batch_entry(fixture, "twice.bin", second)]
-    reply = upload_batch(session, entries, [either, either], "twice.bin twice")
-    reasons = [result.reason for result in reply.response.batch.files]
-    done = [index for index, reason in enumerate(reasons) if reason == pb.REASON_TRANSFER_COMPLETED]
-    require(len(done) == 1, "twice.bin twice", f"{len(done)} of the two files took the name, not 1")
-    fixture.model.add_file("twice.bin", (first, second)[done[0]])
-    check_content(fixture, "twice.bin", "twice.bin holds the file that took the name")
+    upload_batch(session, entries, [stored(), FileOutcome((TAKEN,))], "twice.bin twice, in order")
+    fixture.model.add_file("twice.bin", first)
+    check_content(fixture, "twice.bin", "twice.bin holds the earlier file")
     if ctx.has_feature(pb.FEATURE_REPLACE):
         upload_batch(
             session,
@@ -607,18 +603,8 @@ def _upload_same_name_twice(ctx: CaseContext) -> None:
             "again.bin twice, with REPLACE",
             conflict_mode=REPLACE,
         )
-
-        def whole(reply: Reply) -> str | None:
-            if reply.data not in (first, second):
-                return "again.bin holds neither of the two files whole"
-            return None
-
-        held = session.call(
-            messages.download_files([fixture.remote("again.bin")]),
-            [accepted("FILES_DOWNLOADED", whole, "one of the two files, whole")],
-            "again.bin holds one of the two files whole",
-        )
-        fixture.model.add_file("again.bin", held.data or b"")
+        fixture.model.add_file("again.bin", second)
+        check_content(fixture, "again.bin", "again.bin holds the later file")
     check_tree(fixture, "one file of each name")
     check_state(session, State.IDLE, None)
 

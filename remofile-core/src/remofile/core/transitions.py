@@ -165,6 +165,7 @@ _BAD_PATH = "the path breaks a rule of 4.5.1 (not absolute, '..', NUL, too long,
 _REPLACES_DIRECTORY = "replacing was asked, but the name is taken by a directory"
 #: What makes a whole batch BAD_REQUEST (SPEC.md 4.17, 4.18): nothing of it is done.
 _BAD_BATCH = "no files, too many, a path breaks 4.5.1, or sizes and data do not add up"
+_BAD_DOWNLOAD_BATCH = "no paths, too many, or a path breaks 4.5.1"
 _FULL = ("REFUSED", "INSUFFICIENT_STORAGE", None, "the storage is full: nothing is written")
 
 
@@ -420,7 +421,7 @@ _RULES: tuple[Rule, ...] = (
             None,
             "the compression or digest algorithm is not announced",
         ),
-        ("ERROR", "BAD_REQUEST", None, _BAD_BATCH),
+        ("ERROR", "BAD_REQUEST", None, _BAD_DOWNLOAD_BATCH),
         ("ERROR", "UNKNOWN_ERROR", None, _SERVER_FAILED),
     ),
 )
