@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
+from remofile.cli.client_keys import held_client_key
 from remofile.cli.exit_codes import ExitStatus, exit_status_of
 from remofile.cli.reachability import UnreachableError, check_reachable
 from remofile.cli.settings import SettingError, client_settings, server_names
@@ -136,18 +137,35 @@ def connected(
     except SettingError as error:
         fail(str(error), ExitStatus.USAGE, as_json)
         raise AssertionError("unreachable") from error
-    try:
-        client = Client(settings.hostname, settings.port, settings.token, settings.public_key)
-    except ValueError as error:
-        fail(f"bad setting: {error}", ExitStatus.USAGE, as_json)
-        raise AssertionError("unreachable") from error
+    with held_client_key(f"{settings.hostname}:{settings.port}") as client_key:
+        try:
+            client = Client(
+                settings.hostname,
+                settings.port,
+                settings.token,
+                settings.public_key,
+                client_key=client_key,
+            )
+        except ValueError as error:
+            fail(f"bad setting: {error}", ExitStatus.USAGE, as_json)
+            raise AssertionError("unreachable") from error
+        with _failures_reported(client, settings.public_key, timeout_ms, as_json):
+            yield client
+
+
+@contextmanager
+def _failures_reported(
+    client: Client, public_key: str | None, timeout_ms: int, as_json: bool
+) -> Iterator[None]:
+    """Run the command's block with ``client``: any failure ends the command cleanly,
+    with a message and the exit status of its kind; the client is closed in any case."""
     try:
         try:
-            check_reachable(client.endpoint, settings.public_key, timeout_ms)
+            check_reachable(client.endpoint, public_key, timeout_ms)
         except UnreachableError as error:
             fail(str(error), ExitStatus.TIMEOUT, as_json)
         detail(f"remofile: connected to {client.endpoint}")
-        yield client
+        yield
     except click.exceptions.Exit:
         raise
     except (click.ClickException, click.Abort):
