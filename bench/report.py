@@ -174,7 +174,8 @@ def _ratio_target(
             reason = scenario.notes
         return Verdict("SKIP", f"{label} ({reason})")
     passed = ratio > at_least if strictly else ratio >= at_least
-    return Verdict("PASS" if passed else "FAIL", f"{label}: {ratio:.2f}x")
+    shown = f"{ratio:.3f}" if abs(ratio - at_least) < 0.01 else f"{ratio:.2f}"
+    return Verdict("PASS" if passed else "FAIL", f"{label}: {shown}x")
 
 
 def fsspec_read_target(results: Results) -> Verdict:
@@ -266,7 +267,7 @@ def compression_targets(results: Results) -> list[Verdict]:
         verdicts.append(
             Verdict(
                 "PASS" if passed else "FAIL",
-                f"{label}: {zstd[1]:.2f} vs {rsync[1]:.2f} ({zstd[1] / rsync[1]:.2f}x)",
+                f"{label}: {zstd[1]:.3f} vs {rsync[1]:.3f} ({zstd[1] / rsync[1]:.3f}x)",
             )
         )
     compressed = results.scenario("compressed_auto")
