@@ -498,7 +498,9 @@ def write_chart(results: Results, path: str) -> str:
         axes[index // columns][index % columns].axis("off")
     meta = results.meta
     figure.suptitle(
-        f"Remofile and its peers on 127.0.0.1 ({meta.get('cpus', '?')} CPUs, "
+        f"Remofile and its peers on 127.0.0.1"
+        f"{' and over the WAN link (panels marked WAN)' if meta.get('wan_link') else ''} "
+        f"({meta.get('cpus', '?')} CPUs, "
         f"{meta.get('date', '')}{', quick' if meta.get('quick') else ''})",
         fontsize=11,
     )
