@@ -101,13 +101,34 @@ def _write_download(
         raise
 
 
-def _write_downloads(files: list[tuple[str, str, memoryview, int, bool]]) -> None:
-    """Write the verified files of a batch, each as :func:`_write_download` does; the
-    first failure is raised once every other file is written."""
+@dataclass(frozen=True)
+class _Received:
+    """A file of a downloaded batch, whole in memory, not yet verified nor written."""
+
+    final: str
+    partial: str
+    data: memoryview
+    modification_time_ns: int
+    replace: bool
+    digest: bytes
+
+
+def _write_downloads(files: list[_Received], algorithm: pb.DigestAlgorithm.ValueType) -> None:
+    """Verify each file of a batch against its digest and write it as
+    :func:`_write_download` does (on a writer thread: hashing there keeps the thread that
+    talks to the server free). A file that does not match is not written; the first
+    failure is raised once every other file is written."""
     failure: BaseException | None = None
-    for final, partial, data, modification_time_ns, replace in files:
+    for file in files:
         try:
-            _write_download(final, partial, data, modification_time_ns, replace)
+            hasher = new_hasher(algorithm)
+            hasher.update(file.data)
+            if not hmac.compare_digest(file.digest, hasher.digest()):
+                name = os.path.basename(file.final)
+                raise DigestMismatchError(f"{name}: the file received is corrupted")
+            _write_download(
+                file.final, file.partial, file.data, file.modification_time_ns, file.replace
+            )
         except Exception as error:
             failure = failure or error
     if failure is not None:
@@ -357,6 +378,7 @@ def _download_requests(
             # A directory job of a merging download (replace) may find it there already.
             if not (replace and os.path.isdir(job)):
                 os.mkdir(job)
+                batch.fresh_directories.add(job)
             continue
         if limits is not None and job.expected_size is not None and job.expected_size <= largest:
             if not batch.fits(job, limits[1]):
@@ -413,6 +435,8 @@ class _DownloadBatch:
         self._request_bytes = 0
         #: Files refused as too large for a batch: they grew since they were listed.
         self.too_large: list[DownloadJob] = []
+        #: Directories this download made: every name in them is free (no lstat).
+        self.fresh_directories: set[str] = set()
 
     def fits(self, job: DownloadJob, most_data: int) -> bool:
         assert job.expected_size is not None
@@ -424,7 +448,8 @@ class _DownloadBatch:
         )
 
     def add(self, job: DownloadJob) -> None:
-        check_local_name(os.path.join(job.local_directory, job.name), job.replace)
+        if job.local_directory not in self.fresh_directories:
+            check_local_name(os.path.join(job.local_directory, job.name), job.replace)
         assert job.expected_size is not None
         self.jobs.append(job)
         self._bytes += job.expected_size
@@ -458,23 +483,23 @@ class _DownloadBatch:
             view = memoryview(data)
             if view.nbytes != result.file_size:
                 raise CorruptedResponse(f"{path}: {view.nbytes} bytes, not {result.file_size}")
-            digest = new_hasher(algorithm)
-            digest.update(view)
-            if not hmac.compare_digest(result.digest, digest.digest()):
-                raise DigestMismatchError(f"{job.name}: the file received is corrupted")
             if self._process_chunk is not None:
                 self._process_chunk(bytes(view), view.nbytes, view.nbytes, job.name)
             final = os.path.join(job.local_directory, job.name)
             partial = os.path.join(job.local_directory, _partial_name(job.name))
-            verified.append((final, partial, view, result.modification_time_ns, job.replace))
+            received.append(
+                _Received(
+                    final, partial, view, result.modification_time_ns, job.replace, result.digest
+                )
+            )
 
         def on_end() -> None:
-            # One job writes the batch's verified files: a job per file would cost more
-            # in hand-offs between threads than the writing of a small file itself.
-            if verified:
-                self._writer.submit(functools.partial(_write_downloads, list(verified)))
+            # One job verifies and writes the batch's files on a writer thread: a job per
+            # file would cost more in hand-offs between threads than writing a small file.
+            if received:
+                self._writer.submit(functools.partial(_write_downloads, list(received), algorithm))
 
-        verified: list[tuple[str, str, memoryview, int, bool]] = []
+        received: list[_Received] = []
         paths = [join_remote_path(job.remote_path) for job in jobs]
         outgoing = download_batch_request(session, paths, compression, algorithm, on_file, on_end)
         outgoing.barrier = barrier

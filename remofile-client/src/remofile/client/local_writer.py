@@ -4,8 +4,9 @@ Creating a file costs the kernel far more than moving 4 KiB over loopback (0.3 t
 of system time per file on the benchmark machine). Written in the client's one thread,
 a tree of small files would move at the rate of file creation; a few writer threads
 let creation overlap with the protocol and use the second core. What is queued is
-bounded (:data:`MAX_PENDING_FILES` files of at most one chunk each), so memory stays
-bounded whatever the tree.
+bounded (:data:`MAX_PENDING_FILES` jobs: a file of at most one chunk, or a batch of
+files of at most one batch's data, batches.py), so memory stays bounded whatever the
+tree.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 #: Files written at once.
 WRITER_THREADS = 4
 
-#: Files received but not written yet, at most; the download waits beyond that.
+#: Jobs (files, or batches of files) received but not written yet, at most; the
+#: download waits beyond that.
 MAX_PENDING_FILES = 16
 
 

@@ -20,7 +20,7 @@ from remofile.client.chunks import (
 )
 from remofile.client.pipeline import Outgoing
 from remofile.client.session import ChunkCallback, Session
-from remofile.core.compression import compress_chunk
+from remofile.core.compression import PROBE_BYTES, compress_chunk
 from remofile.core.digests import effective_algorithm, new_hasher
 from remofile.core.exceptions import CorruptedResponse, FileNameError, SourceNotFound
 from remofile.core.framing import Frame
@@ -173,7 +173,7 @@ def _one_upload(
         info = os.fstat(fd)
         file_size, modification_time_ns = info.st_size, info.st_mtime_ns
         started_at = [0]  # where the server wants the data from, set on acceptance
-        first = os.pread(fd, min(chunk_size, 64 * 1024), 0) if compress == "auto" else b""
+        first = os.pread(fd, min(chunk_size, PROBE_BYTES), 0) if compress == "auto" else b""
         compression = choose_compression(session._compressions(), compress, job.name, first)
         digest_algorithm = session._digest_algorithm()
 

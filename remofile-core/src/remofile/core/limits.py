@@ -17,8 +17,11 @@ DEFAULT_CHUNK_SIZE_RANGE_BYTES = (512, 8 * 1024 * 1024)
 #: The chunk size clients use when the caller does not choose one (measured, see README).
 DEFAULT_CHUNK_SIZE_BYTES = 1024 * 1024
 
-#: Chunk requests a client keeps in flight during a transfer.
-DEFAULT_WINDOW_CHUNKS = 8
+#: Requests a client keeps in flight during a transfer: the server's most. Over a link
+#: with 40 ms of round trip, a tree of 161 directories uploaded 10.2 MiB/s with 8 and
+#: 13.9 with 16 (each MAKE_DIRECTORY holds a place for a round trip); on 127.0.0.1 the
+#: two are alike within the noise. Memory: 16 chunks of 1 MiB per side.
+DEFAULT_WINDOW_CHUNKS = 16
 
 #: Most requests a server lets one client have in flight.
 MAX_REQUESTS_IN_FLIGHT = 16

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from remofile.core.limits import MAX_NAME_BYTES, RESERVED_NAME_PREFIX
 
 #: Characters the 2018 protocol forbids in names, kept so names stay portable.
@@ -24,14 +26,20 @@ def is_file_name_valid(name: str) -> bool:
         return False
     if is_reserved_name(name):
         return False
-    for character in name:
-        if character in FORBIDDEN_CHARACTERS or is_control_character(character):
-            return False
+    if _NOT_IN_NAMES.search(name):
+        return False
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return len(encoded) <= MAX_NAME_BYTES
+
+
+#: Any character no name may hold: the forbidden ones and the control characters (one
+#: search instead of a Python test per character: names are checked for every file).
+_NOT_IN_NAMES = re.compile(
+    "[" + re.escape("".join(sorted(FORBIDDEN_CHARACTERS))) + "\x00-\x1f\x7f-\x9f]"
+)
 
 
 def is_control_character(character: str) -> bool:
