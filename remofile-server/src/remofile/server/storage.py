@@ -701,10 +701,12 @@ class LocalStorage(Storage):
         name ever points at data that a power cut could lose."""
         outcomes: list[BaseException | None] = [None] * len(files)
         unnamed: list[tuple[int, int, str]] = []  # (index in files, descriptor, directory)
+        #: Each directory of the batch resolved once, with its staging area.
+        directories: dict[RemotePath, tuple[str, StagingArea]] = {}
         try:
             for index, file in enumerate(files):
                 try:
-                    written = self._write_unnamed(file)
+                    written = self._write_unnamed(file, directories)
                 except Exception as error:
                     outcomes[index] = error
                     continue
@@ -764,11 +766,20 @@ class LocalStorage(Storage):
             for fd in descriptors:
                 os.close(fd)
 
-    def _write_unnamed(self, file: WholeFile) -> tuple[int, str] | None:
+    def _write_unnamed(
+        self, file: WholeFile, directories: dict[RemotePath, tuple[str, StagingArea]]
+    ) -> tuple[int, str] | None:
         """An unnamed file holding ``file``'s bytes in its directory, and that directory;
-        None where unnamed files are not available."""
-        parent = os.path.dirname(self._new_entry(file.directory, file.name, file.replace))
-        self._area_for(parent).discard_matching(self._staging_key(file.directory, file.name))
+        None where unnamed files are not available. ``directories`` keeps the batch's
+        directories once resolved: a batch's files mostly share a few, and resolving
+        one costs a system call per component."""
+        known = directories.get(file.directory)
+        if known is None:
+            parent = self._directory(file.directory)
+            known = directories[file.directory] = (parent, self._area_for(parent))
+        parent, area = known
+        self._check_name_free(os.path.join(parent, file.name), file.name, file.replace)
+        area.discard_matching(self._staging_key(file.directory, file.name))
         fd = open_unnamed_file(parent)
         if fd is None:
             return None
