@@ -23,7 +23,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from remofile.core.limits import RESERVED_NAME_PREFIX
@@ -141,8 +141,17 @@ class StagingArea:
 
     def discard_matching(self, prefix: str, keep: str = "") -> None:
         """Discard the staged files whose names start with ``prefix``, but ``keep``."""
-        for name, _info in self.staged_names():
-            if name.startswith(prefix) and name != keep:
+        self.discard_matching_any((prefix,), keep)
+
+    def discard_matching_any(self, prefixes: Iterable[str], keep: str = "") -> None:
+        """Discard the staged files whose names start with one of ``prefixes``, but
+        ``keep``: one listing of names for them all, and no status of any entry, as
+        every small file stored asks this (a batch asks it once)."""
+        wanted = tuple(prefixes)
+        if not wanted:
+            return
+        for name in os.listdir(self.uploads_fd):
+            if name.startswith(wanted) and name != keep:
                 self.discard(name)
 
     def reclaim(self, needed: int, keep: str = "", everything: bool = False) -> int:

@@ -703,10 +703,12 @@ class LocalStorage(Storage):
         unnamed: list[tuple[int, int, str]] = []  # (index in files, descriptor, directory)
         #: Each directory of the batch resolved once, with its staging area.
         directories: dict[RemotePath, tuple[str, StagingArea]] = {}
+        #: The staged data to discard, of each destination that passed its checks.
+        discarded: dict[StagingArea, list[str]] = {}
         try:
             for index, file in enumerate(files):
                 try:
-                    written = self._write_unnamed(file, directories)
+                    written = self._write_unnamed(file, directories, discarded)
                 except Exception as error:
                     outcomes[index] = error
                     continue
@@ -714,6 +716,11 @@ class LocalStorage(Storage):
                     outcomes[index] = self._store_one(file, sync)
                 else:
                     unnamed.append((index, *written))
+            for area, keys in discarded.items():
+                try:
+                    area.discard_matching_any(keys)
+                except OSError as error:  # left for the staged budget to reclaim later
+                    logger.warning("could not discard staged data: %s", error.strerror)
             if sync:
                 synced = self._sync_all([fd for _, fd, _ in unnamed])
                 for (index, _, _), outcome in zip(unnamed, synced, strict=True):
@@ -767,19 +774,23 @@ class LocalStorage(Storage):
                 os.close(fd)
 
     def _write_unnamed(
-        self, file: WholeFile, directories: dict[RemotePath, tuple[str, StagingArea]]
+        self,
+        file: WholeFile,
+        directories: dict[RemotePath, tuple[str, StagingArea]],
+        discarded: dict[StagingArea, list[str]],
     ) -> tuple[int, str] | None:
         """An unnamed file holding ``file``'s bytes in its directory, and that directory;
         None where unnamed files are not available. ``directories`` keeps the batch's
         directories once resolved: a batch's files mostly share a few, and resolving
-        one costs a system call per component."""
+        one costs a system call per component. The staged data of the destination, once
+        its checks passed, is added to ``discarded``, discarded for the whole batch at once."""
         known = directories.get(file.directory)
         if known is None:
             parent = self._directory(file.directory)
             known = directories[file.directory] = (parent, self._area_for(parent))
         parent, area = known
         self._check_name_free(os.path.join(parent, file.name), file.name, file.replace)
-        area.discard_matching(self._staging_key(file.directory, file.name))
+        discarded.setdefault(area, []).append(self._staging_key(file.directory, file.name))
         fd = open_unnamed_file(parent)
         if fd is None:
             return None
