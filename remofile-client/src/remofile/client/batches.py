@@ -18,7 +18,6 @@ from remofile.client.session import Session
 from remofile.core.exceptions import CorruptedResponse
 from remofile.core.framing import Frame
 from remofile.core.limits import MAX_BATCH_FILES, MESSAGE_OVERHEAD_BYTES
-from remofile.core.paths import RemotePath, join_remote_path
 from remofile.v1 import remofile_pb2 as pb
 
 #: Largest file sent in a batch rather than with UPLOAD_FILE/DOWNLOAD_FILE of its own.
@@ -112,7 +111,7 @@ class UploadBatch:
                 raise CorruptedResponse("a batch answered with another number of files")
             for file, result in zip(files, results, strict=True):
                 if result.type != pb.RESPONSE_TYPE_ACCEPTED:
-                    path = join_remote_path((*_split(file.directory), file.name))
+                    path = f"{file.directory.rstrip('/')}/{file.name}"
                     raise failure_of(session, "upload_file", path, result)
 
         return Outgoing("upload_files", message, check, b"".join(self.data))
@@ -164,7 +163,3 @@ def _results(
     if response.type != pb.RESPONSE_TYPE_ACCEPTED or response.reason != reason:
         raise session._failure(kind, response)
     return list(response.batch.files)
-
-
-def _split(directory: str) -> RemotePath:
-    return tuple(part for part in directory.split("/") if part)

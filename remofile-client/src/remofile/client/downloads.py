@@ -373,6 +373,12 @@ def _download_requests(
     limits = batch_limits(session, chunk_size)
     largest = limits[0] if limits is not None and not resume else -1
     batch = _DownloadBatch(session, compress, process_chunk, writer)
+
+    def alone(job: DownloadJob) -> Iterator[Outgoing]:
+        return _single_download_requests(
+            session, job, chunk_size, process_chunk, resume, compress, started, writer
+        )
+
     for job in jobs:
         if isinstance(job, str):
             # A directory job of a merging download (replace) may find it there already.
@@ -385,34 +391,14 @@ def _download_requests(
                 yield batch.request()
             batch.add(job)
             continue
-        yield from _single_download_requests(
-            session, job, chunk_size, process_chunk, resume, compress, started, writer
-        )
+        yield from alone(job)
         while batch.too_large:  # files that grew since they were listed
-            yield from _single_download_requests(
-                session,
-                batch.too_large.pop(),
-                chunk_size,
-                process_chunk,
-                resume,
-                compress,
-                started,
-                writer,
-            )
+            yield from alone(batch.too_large.pop())
     if batch.jobs:
         # Answered before the generator goes on, so that files that grew are still sent.
         yield batch.request(barrier=True)
     while batch.too_large:
-        yield from _single_download_requests(
-            session,
-            batch.too_large.pop(),
-            chunk_size,
-            process_chunk,
-            resume,
-            compress,
-            started,
-            writer,
-        )
+        yield from alone(batch.too_large.pop())
 
 
 class _DownloadBatch:

@@ -565,21 +565,11 @@ class S3Storage(Storage):
 
         def store(indices: list[int]) -> None:
             for index in indices:
-                outcomes[index] = self._store_checked(files[index], sync)
+                outcomes[index] = self.store_checked(files[index], sync)
 
         for _ in self._workers.map(store, by_destination.values()):
             pass
         return outcomes
-
-    def _store_checked(self, file: WholeFile, sync: bool) -> BaseException | None:
-        try:
-            self.check_new_entry(file.directory, file.name, file.replace)
-            self.store_file(
-                file.directory, file.name, file.data, file.modification_time_ns, sync, file.replace
-            )
-        except Exception as error:
-            return error
-        return None
 
     def _check_not_directory(self, key: str) -> None:
         """Just before a file takes ``key``: a directory that took the name meanwhile

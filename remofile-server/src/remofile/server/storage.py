@@ -247,23 +247,19 @@ class Storage(abc.ABC):
         The default checks and stores one file after another; a backend may share the
         cost of durability across the batch.
         """
-        outcomes: list[BaseException | None] = []
-        for file in files:
-            try:
-                self.check_new_entry(file.directory, file.name, file.replace)
-                self.store_file(
-                    file.directory,
-                    file.name,
-                    file.data,
-                    file.modification_time_ns,
-                    sync,
-                    file.replace,
-                )
-            except Exception as error:
-                outcomes.append(error)
-            else:
-                outcomes.append(None)
-        return outcomes
+        return [self.store_checked(file, sync) for file in files]
+
+    def store_checked(self, file: WholeFile, sync: bool) -> BaseException | None:
+        """One file of a batch, checked (:meth:`check_new_entry`) and stored
+        (:meth:`store_file`): None once in place, else the exception that kept it out."""
+        try:
+            self.check_new_entry(file.directory, file.name, file.replace)
+            self.store_file(
+                file.directory, file.name, file.data, file.modification_time_ns, sync, file.replace
+            )
+        except Exception as error:
+            return error
+        return None
 
     def read_whole(self, path: RemotePath, max_bytes: int) -> WholeRead:
         """A regular file's status and, if it holds at most ``max_bytes``, its bytes, for
@@ -713,7 +709,7 @@ class LocalStorage(Storage):
                     outcomes[index] = error
                     continue
                 if written is None:  # no unnamed files here: the usual way, whole
-                    outcomes[index] = self._store_one(file, sync)
+                    outcomes[index] = self.store_checked(file, sync)
                 else:
                     unnamed.append((index, *written))
             for area, keys in discarded.items():
@@ -804,15 +800,6 @@ class LocalStorage(Storage):
             os.close(fd)
             raise
         return fd, parent
-
-    def _store_one(self, file: WholeFile, sync: bool) -> BaseException | None:
-        try:
-            self.store_file(
-                file.directory, file.name, file.data, file.modification_time_ns, sync, file.replace
-            )
-        except Exception as error:
-            return error
-        return None
 
     def read_whole(self, path: RemotePath, max_bytes: int) -> WholeRead:
         """One descriptor for the status and the bytes, so they belong together."""
